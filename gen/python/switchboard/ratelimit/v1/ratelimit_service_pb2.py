@@ -27,7 +27,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0switchboard/ratelimit/v1/ratelimit_service.proto\x12\x18switchboard.ratelimit.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"*\n\x0cQuotaSubject\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04tier\x18\x02 \x01(\t\"v\n\x11\x43heckQuotaRequest\x12\x38\n\x08subjects\x18\x01 \x03(\x0b\x32&.switchboard.ratelimit.v1.QuotaSubject\x12\r\n\x05model\x18\x02 \x01(\t\x12\x18\n\x10\x65stimated_tokens\x18\x03 \x01(\x03\"\xd8\x01\n\x0bLimitStatus\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x31\n\x04kind\x18\x02 \x01(\x0e\x32#.switchboard.ratelimit.v1.LimitKind\x12\r\n\x05model\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x03\x12\x11\n\tremaining\x18\x05 \x01(\x03\x12.\n\nreset_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65xceeded\x18\x07 \x01(\x08\x12\x12\n\noverridden\x18\x08 \x01(\x08\"\xe1\x01\n\x12\x43heckQuotaResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x35\n\x06limits\x18\x02 \x03(\x0b\x32%.switchboard.ratelimit.v1.LimitStatus\x12.\n\x0bretry_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0ereservation_id\x18\x04 \x01(\t\x12;\n\x17reservation_expire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"I\n\x18\x43ommitReservationRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x15\n\ractual_tokens\x18\x02 \x01(\x03\"K\n\x19\x43ommitReservationResponse\x12\x17\n\x0freserved_tokens\x18\x01 \x01(\x03\x12\x15\n\ractual_tokens\x18\x02 \x01(\x03\"3\n\x19ReleaseReservationRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\"5\n\x1aReleaseReservationResponse\x12\x17\n\x0freleased_tokens\x18\x01 \x01(\x03\"?\n\x0fGetUsageRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0c\n\x04tier\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\"I\n\x10GetUsageResponse\x12\x35\n\x06limits\x18\x01 \x03(\x0b\x32%.switchboard.ratelimit.v1.LimitStatus\"$\n\x11ResetUsageRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\".\n\x12ResetUsageResponse\x12\x18\n\x10\x64\x65leted_counters\x18\x01 \x01(\x03\"\x85\x02\n\rQuotaOverride\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x1d\n\x10requests_per_day\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12 \n\x13requests_per_minute\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x1e\n\x11tokens_per_minute\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x13\n\x11_requests_per_dayB\x16\n\x14_requests_per_minuteB\x14\n\x12_tokens_per_minute\"O\n\x12SetOverrideRequest\x12\x39\n\x08override\x18\x01 \x01(\x0b\x32\'.switchboard.ratelimit.v1.QuotaOverride\"P\n\x13SetOverrideResponse\x12\x39\n\x08override\x18\x01 \x01(\x0b\x32\'.switchboard.ratelimit.v1.QuotaOverride\"%\n\x12GetOverrideRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\"P\n\x13GetOverrideResponse\x12\x39\n\x08override\x18\x01 \x01(\x0b\x32\'.switchboard.ratelimit.v1.QuotaOverride\"(\n\x15\x44\x65leteOverrideRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteOverrideResponse\"\xc0\x01\n\x0bModelLimits\x12\r\n\x05model\x18\x01 \x01(\t\x12\x1d\n\x10requests_per_day\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12 \n\x13requests_per_minute\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x1e\n\x11tokens_per_minute\x18\x04 \x01(\x03H\x02\x88\x01\x01\x42\x13\n\x11_requests_per_dayB\x16\n\x14_requests_per_minuteB\x14\n\x12_tokens_per_minute\"\xef\x01\n\x04Tier\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1d\n\x10requests_per_day\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12 \n\x13requests_per_minute\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x1e\n\x11tokens_per_minute\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x35\n\x06models\x18\x05 \x03(\x0b\x32%.switchboard.ratelimit.v1.ModelLimitsB\x13\n\x11_requests_per_dayB\x16\n\x14_requests_per_minuteB\x14\n\x12_tokens_per_minute\"\x12\n\x10ListTiersRequest\"B\n\x11ListTiersResponse\x12-\n\x05tiers\x18\x01 \x03(\x0b\x32\x1e.switchboard.ratelimit.v1.Tier*\x8e\x01\n\tLimitKind\x12\x1a\n\x16LIMIT_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bLIMIT_KIND_REQUESTS_PER_DAY\x10\x01\x12\"\n\x1eLIMIT_KIND_REQUESTS_PER_MINUTE\x10\x02\x12 \n\x1cLIMIT_KIND_TOKENS_PER_MINUTE\x10\x03\x32\xdf\n\n\x10RateLimitService\x12\x83\x01\n\nCheckQuota\x12+.switchboard.ratelimit.v1.CheckQuotaRequest\x1a,.switchboard.ratelimit.v1.CheckQuotaResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/quota:check:\x01*\x12\xb1\x01\n\x11\x43ommitReservation\x12\x32.switchboard.ratelimit.v1.CommitReservationRequest\x1a\x33.switchboard.ratelimit.v1.CommitReservationResponse\"3\x82\xd3\xe4\x93\x02-\"(/v1/reservations/{reservation_id}:commit:\x01*\x12\xb2\x01\n\x12ReleaseReservation\x12\x33.switchboard.ratelimit.v1.ReleaseReservationRequest\x1a\x34.switchboard.ratelimit.v1.ReleaseReservationResponse\"1\x82\xd3\xe4\x93\x02+\")/v1/reservations/{reservation_id}:release\x12\x82\x01\n\x08GetUsage\x12).switchboard.ratelimit.v1.GetUsageRequest\x1a*.switchboard.ratelimit.v1.GetUsageResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/{subject=*/*}/usage\x12\x8e\x01\n\nResetUsage\x12+.switchboard.ratelimit.v1.ResetUsageRequest\x1a,.switchboard.ratelimit.v1.ResetUsageResponse\"%\x82\xd3\xe4\x93\x02\x1f\"\x1d/v1/{subject=*/*}/usage:reset\x12\xa1\x01\n\x0bSetOverride\x12,.switchboard.ratelimit.v1.SetOverrideRequest\x1a-.switchboard.ratelimit.v1.SetOverrideResponse\"5\x82\xd3\xe4\x93\x02/\x1a#/v1/{override.subject=*/*}/override:\x08override\x12\x8e\x01\n\x0bGetOverride\x12,.switchboard.ratelimit.v1.GetOverrideRequest\x1a-.switchboard.ratelimit.v1.GetOverrideResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{subject=*/*}/override\x12\x97\x01\n\x0e\x44\x65leteOverride\x12/.switchboard.ratelimit.v1.DeleteOverrideRequest\x1a\x30.switchboard.ratelimit.v1.DeleteOverrideResponse\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{subject=*/*}/override\x12w\n\tListTiers\x12*.switchboard.ratelimit.v1.ListTiersRequest\x1a+.switchboard.ratelimit.v1.ListTiersResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/tiersb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n0switchboard/ratelimit/v1/ratelimit_service.proto\x12\x18switchboard.ratelimit.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"*\n\x0cQuotaSubject\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04tier\x18\x02 \x01(\t\"v\n\x11\x43heckQuotaRequest\x12\x38\n\x08subjects\x18\x01 \x03(\x0b\x32&.switchboard.ratelimit.v1.QuotaSubject\x12\r\n\x05model\x18\x02 \x01(\t\x12\x18\n\x10\x65stimated_tokens\x18\x03 \x01(\x03\"\xd8\x01\n\x0bLimitStatus\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x31\n\x04kind\x18\x02 \x01(\x0e\x32#.switchboard.ratelimit.v1.LimitKind\x12\r\n\x05model\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x03\x12\x11\n\tremaining\x18\x05 \x01(\x03\x12.\n\nreset_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65xceeded\x18\x07 \x01(\x08\x12\x12\n\noverridden\x18\x08 \x01(\x08\"\xfe\x01\n\x12\x43heckQuotaResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x35\n\x06limits\x18\x02 \x03(\x0b\x32%.switchboard.ratelimit.v1.LimitStatus\x12.\n\x0bretry_after\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x16\n\x0ereservation_id\x18\x04 \x01(\t\x12;\n\x17reservation_expire_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13\x62\x61\x63kend_unavailable\x18\x06 \x01(\x08\"I\n\x18\x43ommitReservationRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x15\n\ractual_tokens\x18\x02 \x01(\x03\"K\n\x19\x43ommitReservationResponse\x12\x17\n\x0freserved_tokens\x18\x01 \x01(\x03\x12\x15\n\ractual_tokens\x18\x02 \x01(\x03\"3\n\x19ReleaseReservationRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\"5\n\x1aReleaseReservationResponse\x12\x17\n\x0freleased_tokens\x18\x01 \x01(\x03\"?\n\x0fGetUsageRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0c\n\x04tier\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\"I\n\x10GetUsageResponse\x12\x35\n\x06limits\x18\x01 \x03(\x0b\x32%.switchboard.ratelimit.v1.LimitStatus\"$\n\x11ResetUsageRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\".\n\x12ResetUsageResponse\x12\x18\n\x10\x64\x65leted_counters\x18\x01 \x01(\x03\"\x85\x02\n\rQuotaOverride\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x1d\n\x10requests_per_day\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12 \n\x13requests_per_minute\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x1e\n\x11tokens_per_minute\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x13\n\x11_requests_per_dayB\x16\n\x14_requests_per_minuteB\x14\n\x12_tokens_per_minute\"O\n\x12SetOverrideRequest\x12\x39\n\x08override\x18\x01 \x01(\x0b\x32\'.switchboard.ratelimit.v1.QuotaOverride\"P\n\x13SetOverrideResponse\x12\x39\n\x08override\x18\x01 \x01(\x0b\x32\'.switchboard.ratelimit.v1.QuotaOverride\"%\n\x12GetOverrideRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\"P\n\x13GetOverrideResponse\x12\x39\n\x08override\x18\x01 \x01(\x0b\x32\'.switchboard.ratelimit.v1.QuotaOverride\"(\n\x15\x44\x65leteOverrideRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteOverrideResponse\"\xc0\x01\n\x0bModelLimits\x12\r\n\x05model\x18\x01 \x01(\t\x12\x1d\n\x10requests_per_day\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12 \n\x13requests_per_minute\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x1e\n\x11tokens_per_minute\x18\x04 \x01(\x03H\x02\x88\x01\x01\x42\x13\n\x11_requests_per_dayB\x16\n\x14_requests_per_minuteB\x14\n\x12_tokens_per_minute\"\xef\x01\n\x04Tier\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1d\n\x10requests_per_day\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12 \n\x13requests_per_minute\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x1e\n\x11tokens_per_minute\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x35\n\x06models\x18\x05 \x03(\x0b\x32%.switchboard.ratelimit.v1.ModelLimitsB\x13\n\x11_requests_per_dayB\x16\n\x14_requests_per_minuteB\x14\n\x12_tokens_per_minute\"\x12\n\x10ListTiersRequest\"B\n\x11ListTiersResponse\x12-\n\x05tiers\x18\x01 \x03(\x0b\x32\x1e.switchboard.ratelimit.v1.Tier*\x8e\x01\n\tLimitKind\x12\x1a\n\x16LIMIT_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bLIMIT_KIND_REQUESTS_PER_DAY\x10\x01\x12\"\n\x1eLIMIT_KIND_REQUESTS_PER_MINUTE\x10\x02\x12 \n\x1cLIMIT_KIND_TOKENS_PER_MINUTE\x10\x03\x32\xdf\n\n\x10RateLimitService\x12\x83\x01\n\nCheckQuota\x12+.switchboard.ratelimit.v1.CheckQuotaRequest\x1a,.switchboard.ratelimit.v1.CheckQuotaResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/quota:check:\x01*\x12\xb1\x01\n\x11\x43ommitReservation\x12\x32.switchboard.ratelimit.v1.CommitReservationRequest\x1a\x33.switchboard.ratelimit.v1.CommitReservationResponse\"3\x82\xd3\xe4\x93\x02-\"(/v1/reservations/{reservation_id}:commit:\x01*\x12\xb2\x01\n\x12ReleaseReservation\x12\x33.switchboard.ratelimit.v1.ReleaseReservationRequest\x1a\x34.switchboard.ratelimit.v1.ReleaseReservationResponse\"1\x82\xd3\xe4\x93\x02+\")/v1/reservations/{reservation_id}:release\x12\x82\x01\n\x08GetUsage\x12).switchboard.ratelimit.v1.GetUsageRequest\x1a*.switchboard.ratelimit.v1.GetUsageResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/{subject=*/*}/usage\x12\x8e\x01\n\nResetUsage\x12+.switchboard.ratelimit.v1.ResetUsageRequest\x1a,.switchboard.ratelimit.v1.ResetUsageResponse\"%\x82\xd3\xe4\x93\x02\x1f\"\x1d/v1/{subject=*/*}/usage:reset\x12\xa1\x01\n\x0bSetOverride\x12,.switchboard.ratelimit.v1.SetOverrideRequest\x1a-.switchboard.ratelimit.v1.SetOverrideResponse\"5\x82\xd3\xe4\x93\x02/\x1a#/v1/{override.subject=*/*}/override:\x08override\x12\x8e\x01\n\x0bGetOverride\x12,.switchboard.ratelimit.v1.GetOverrideRequest\x1a-.switchboard.ratelimit.v1.GetOverrideResponse\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/v1/{subject=*/*}/override\x12\x97\x01\n\x0e\x44\x65leteOverride\x12/.switchboard.ratelimit.v1.DeleteOverrideRequest\x1a\x30.switchboard.ratelimit.v1.DeleteOverrideResponse\"\"\x82\xd3\xe4\x93\x02\x1c*\x1a/v1/{subject=*/*}/override\x12w\n\tListTiers\x12*.switchboard.ratelimit.v1.ListTiersRequest\x1a+.switchboard.ratelimit.v1.ListTiersResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/tiersb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -52,8 +52,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RATELIMITSERVICE'].methods_by_name['DeleteOverride']._serialized_options = b'\202\323\344\223\002\034*\032/v1/{subject=*/*}/override'
   _globals['_RATELIMITSERVICE'].methods_by_name['ListTiers']._loaded_options = None
   _globals['_RATELIMITSERVICE'].methods_by_name['ListTiers']._serialized_options = b'\202\323\344\223\002\013\022\t/v1/tiers'
-  _globals['_LIMITKIND']._serialized_start=2412
-  _globals['_LIMITKIND']._serialized_end=2554
+  _globals['_LIMITKIND']._serialized_start=2441
+  _globals['_LIMITKIND']._serialized_end=2583
   _globals['_QUOTASUBJECT']._serialized_start=173
   _globals['_QUOTASUBJECT']._serialized_end=215
   _globals['_CHECKQUOTAREQUEST']._serialized_start=217
@@ -61,45 +61,45 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LIMITSTATUS']._serialized_start=338
   _globals['_LIMITSTATUS']._serialized_end=554
   _globals['_CHECKQUOTARESPONSE']._serialized_start=557
-  _globals['_CHECKQUOTARESPONSE']._serialized_end=782
-  _globals['_COMMITRESERVATIONREQUEST']._serialized_start=784
-  _globals['_COMMITRESERVATIONREQUEST']._serialized_end=857
-  _globals['_COMMITRESERVATIONRESPONSE']._serialized_start=859
-  _globals['_COMMITRESERVATIONRESPONSE']._serialized_end=934
-  _globals['_RELEASERESERVATIONREQUEST']._serialized_start=936
-  _globals['_RELEASERESERVATIONREQUEST']._serialized_end=987
-  _globals['_RELEASERESERVATIONRESPONSE']._serialized_start=989
-  _globals['_RELEASERESERVATIONRESPONSE']._serialized_end=1042
-  _globals['_GETUSAGEREQUEST']._serialized_start=1044
-  _globals['_GETUSAGEREQUEST']._serialized_end=1107
-  _globals['_GETUSAGERESPONSE']._serialized_start=1109
-  _globals['_GETUSAGERESPONSE']._serialized_end=1182
-  _globals['_RESETUSAGEREQUEST']._serialized_start=1184
-  _globals['_RESETUSAGEREQUEST']._serialized_end=1220
-  _globals['_RESETUSAGERESPONSE']._serialized_start=1222
-  _globals['_RESETUSAGERESPONSE']._serialized_end=1268
-  _globals['_QUOTAOVERRIDE']._serialized_start=1271
-  _globals['_QUOTAOVERRIDE']._serialized_end=1532
-  _globals['_SETOVERRIDEREQUEST']._serialized_start=1534
-  _globals['_SETOVERRIDEREQUEST']._serialized_end=1613
-  _globals['_SETOVERRIDERESPONSE']._serialized_start=1615
-  _globals['_SETOVERRIDERESPONSE']._serialized_end=1695
-  _globals['_GETOVERRIDEREQUEST']._serialized_start=1697
-  _globals['_GETOVERRIDEREQUEST']._serialized_end=1734
-  _globals['_GETOVERRIDERESPONSE']._serialized_start=1736
-  _globals['_GETOVERRIDERESPONSE']._serialized_end=1816
-  _globals['_DELETEOVERRIDEREQUEST']._serialized_start=1818
-  _globals['_DELETEOVERRIDEREQUEST']._serialized_end=1858
-  _globals['_DELETEOVERRIDERESPONSE']._serialized_start=1860
-  _globals['_DELETEOVERRIDERESPONSE']._serialized_end=1884
-  _globals['_MODELLIMITS']._serialized_start=1887
-  _globals['_MODELLIMITS']._serialized_end=2079
-  _globals['_TIER']._serialized_start=2082
-  _globals['_TIER']._serialized_end=2321
-  _globals['_LISTTIERSREQUEST']._serialized_start=2323
-  _globals['_LISTTIERSREQUEST']._serialized_end=2341
-  _globals['_LISTTIERSRESPONSE']._serialized_start=2343
-  _globals['_LISTTIERSRESPONSE']._serialized_end=2409
-  _globals['_RATELIMITSERVICE']._serialized_start=2557
-  _globals['_RATELIMITSERVICE']._serialized_end=3932
+  _globals['_CHECKQUOTARESPONSE']._serialized_end=811
+  _globals['_COMMITRESERVATIONREQUEST']._serialized_start=813
+  _globals['_COMMITRESERVATIONREQUEST']._serialized_end=886
+  _globals['_COMMITRESERVATIONRESPONSE']._serialized_start=888
+  _globals['_COMMITRESERVATIONRESPONSE']._serialized_end=963
+  _globals['_RELEASERESERVATIONREQUEST']._serialized_start=965
+  _globals['_RELEASERESERVATIONREQUEST']._serialized_end=1016
+  _globals['_RELEASERESERVATIONRESPONSE']._serialized_start=1018
+  _globals['_RELEASERESERVATIONRESPONSE']._serialized_end=1071
+  _globals['_GETUSAGEREQUEST']._serialized_start=1073
+  _globals['_GETUSAGEREQUEST']._serialized_end=1136
+  _globals['_GETUSAGERESPONSE']._serialized_start=1138
+  _globals['_GETUSAGERESPONSE']._serialized_end=1211
+  _globals['_RESETUSAGEREQUEST']._serialized_start=1213
+  _globals['_RESETUSAGEREQUEST']._serialized_end=1249
+  _globals['_RESETUSAGERESPONSE']._serialized_start=1251
+  _globals['_RESETUSAGERESPONSE']._serialized_end=1297
+  _globals['_QUOTAOVERRIDE']._serialized_start=1300
+  _globals['_QUOTAOVERRIDE']._serialized_end=1561
+  _globals['_SETOVERRIDEREQUEST']._serialized_start=1563
+  _globals['_SETOVERRIDEREQUEST']._serialized_end=1642
+  _globals['_SETOVERRIDERESPONSE']._serialized_start=1644
+  _globals['_SETOVERRIDERESPONSE']._serialized_end=1724
+  _globals['_GETOVERRIDEREQUEST']._serialized_start=1726
+  _globals['_GETOVERRIDEREQUEST']._serialized_end=1763
+  _globals['_GETOVERRIDERESPONSE']._serialized_start=1765
+  _globals['_GETOVERRIDERESPONSE']._serialized_end=1845
+  _globals['_DELETEOVERRIDEREQUEST']._serialized_start=1847
+  _globals['_DELETEOVERRIDEREQUEST']._serialized_end=1887
+  _globals['_DELETEOVERRIDERESPONSE']._serialized_start=1889
+  _globals['_DELETEOVERRIDERESPONSE']._serialized_end=1913
+  _globals['_MODELLIMITS']._serialized_start=1916
+  _globals['_MODELLIMITS']._serialized_end=2108
+  _globals['_TIER']._serialized_start=2111
+  _globals['_TIER']._serialized_end=2350
+  _globals['_LISTTIERSREQUEST']._serialized_start=2352
+  _globals['_LISTTIERSREQUEST']._serialized_end=2370
+  _globals['_LISTTIERSRESPONSE']._serialized_start=2372
+  _globals['_LISTTIERSRESPONSE']._serialized_end=2438
+  _globals['_RATELIMITSERVICE']._serialized_start=2586
+  _globals['_RATELIMITSERVICE']._serialized_end=3961
 # @@protoc_insertion_point(module_scope)

@@ -62,18 +62,20 @@ class LimitStatus(_message.Message):
     def __init__(self, subject: _Optional[str] = ..., kind: _Optional[_Union[LimitKind, str]] = ..., model: _Optional[str] = ..., limit: _Optional[int] = ..., remaining: _Optional[int] = ..., reset_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., exceeded: _Optional[bool] = ..., overridden: _Optional[bool] = ...) -> None: ...
 
 class CheckQuotaResponse(_message.Message):
-    __slots__ = ("allowed", "limits", "retry_after", "reservation_id", "reservation_expire_time")
+    __slots__ = ("allowed", "limits", "retry_after", "reservation_id", "reservation_expire_time", "backend_unavailable")
     ALLOWED_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     RETRY_AFTER_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
     RESERVATION_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
     allowed: bool
     limits: _containers.RepeatedCompositeFieldContainer[LimitStatus]
     retry_after: _duration_pb2.Duration
     reservation_id: str
     reservation_expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, allowed: _Optional[bool] = ..., limits: _Optional[_Iterable[_Union[LimitStatus, _Mapping]]] = ..., retry_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., reservation_id: _Optional[str] = ..., reservation_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    backend_unavailable: bool
+    def __init__(self, allowed: _Optional[bool] = ..., limits: _Optional[_Iterable[_Union[LimitStatus, _Mapping]]] = ..., retry_after: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., reservation_id: _Optional[str] = ..., reservation_expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., backend_unavailable: _Optional[bool] = ...) -> None: ...
 
 class CommitReservationRequest(_message.Message):
     __slots__ = ("reservation_id", "actual_tokens")

@@ -1,0 +1,78 @@
+# Switchboard: every target creates the virtual environment it needs first.
+# Needs only Python 3.11, make and access to PyPI (and npm for `make lint`'s buf).
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+BUF := node_modules/.bin/buf
+BUF_DEPS := build/buf-deps/google/api
+COVERED := --cov=svckit --cov=services --cov-report=term --cov-fail-under=90
+
+.PHONY: help install run test lint format protos protos-check buf-lint bench bench-ratelimit lock clean
+
+help:
+	@echo "make run    start the suite with embedded defaults (Ctrl-C stops it)"
+	@echo "make test   run every test (real Redis when it answers; CI requires it)"
+	@echo "make lint   ruff, mypy --strict, buf lint, generated-code drift check"
+	@echo "make bench  benchmarks (bench-ratelimit)"
+
+$(INSTALLED): requirements-dev.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+install: $(INSTALLED)
+
+run: $(INSTALLED)
+	$(PY) -m scripts.run_suite
+
+test: $(INSTALLED)
+	$(PY) -m pytest $(COVERED) $(PYTEST_ARGS)
+
+lint: $(INSTALLED) buf-lint protos-check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(INSTALLED)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+protos: $(INSTALLED)
+	$(PY) scripts/gen_protos.py
+
+protos-check: $(INSTALLED)
+	rm -rf build/gen-check
+	$(PY) scripts/gen_protos.py --out build/gen-check
+	@diff -r gen/python build/gen-check \
+	  || (echo "gen/python is stale or edited by hand: run 'make protos' and commit" && exit 1)
+
+$(BUF): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(BUF_DEPS): $(INSTALLED)
+	mkdir -p $@
+	cp "$$($(PY) -c 'import google.api.annotations_pb2 as a, os; print(os.path.dirname(a.__file__))')"/{annotations,http}.proto $@/
+
+buf-lint: $(BUF) $(BUF_DEPS)
+	$(BUF) lint
+
+bench: bench-ratelimit
+
+bench-ratelimit: $(INSTALLED)
+	$(PY) -m scripts.bench_ratelimit $(BENCH_ARGS)
+
+# Re-pin every dependency (needs PyPI); commit both lock files with the reason in the message.
+lock: $(INSTALLED)
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --generate-hashes -o requirements.lock pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+	  --generate-hashes --extra dev -o requirements-dev.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) build node_modules .coverage .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,160 @@
+"""The gRPC server every service runs: `create_server()` builds it, `run()` serves until SIGTERM.
+
+A service describes itself as a `ServiceApp`: the servicers it registers, the dependencies its
+readiness follows, and the resources it starts and stops. `create_server` adds what every service
+has (health, reflection, the request-context, metrics, tracing and error interceptors) and binds
+the port, so tests bind port 0 and talk to a real in-process server. `run` adds the process
+concerns: logging, the metrics endpoint, signals, and the shutdown order
+
+    SIGTERM -> health NOT_SERVING -> stop accepting calls, drain in-flight ones (grace)
+            -> stop the app's resources -> flush telemetry -> exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+from svckit.health import Probe, Readiness, watch_dependency
+from svckit.interceptors import ErrorInterceptor, RequestContextInterceptor
+from svckit.logs import configure_logging
+from svckit.metrics import MetricsInterceptor, RpcMetrics, serve_metrics
+from svckit.settings import ServiceSettings
+from svckit.telemetry import (
+    create_tracer_provider,
+    install_global,
+    tracing_enabled,
+    tracing_interceptor,
+)
+
+log = logging.getLogger("svckit.server")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One gRPC service: its full name (for health and reflection) and how to add it."""
+
+    service_name: str
+    add: Callable[[grpc.aio.Server], None]
+
+
+@dataclass
+class ServiceApp:
+    """Everything the kit needs to know about a service."""
+
+    name: str
+    registrations: Sequence[Registration]
+    registry: CollectorRegistry
+    dependencies: Mapping[str, Probe] = field(default_factory=dict)
+    probe_interval: float = 1.0
+    on_start: Sequence[Callable[[], Awaitable[None]]] = ()
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
+
+
+@dataclass
+class GrpcServer:
+    """A built server: start it, find it on `port`, stop it."""
+
+    server: grpc.aio.Server
+    port: int
+    readiness: Readiness
+    app: ServiceApp
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        for hook in self.app.on_start:
+            await hook()
+        await self.server.start()
+        await self.readiness.publish()
+        for name, probe in self.app.dependencies.items():
+            task = asyncio.create_task(
+                watch_dependency(self.readiness, name, probe, self.app.probe_interval)
+            )
+            self._tasks.append(task)
+
+    async def stop(self, grace: float) -> None:
+        """Refuse new calls, let in-flight ones finish within `grace`, release resources."""
+        await self.readiness.shutdown()
+        await self.server.stop(grace)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for hook in self.app.on_stop:
+            await hook()
+
+
+def create_server(
+    app: ServiceApp,
+    *,
+    address: str = "127.0.0.1:0",
+    tracer_provider: TracerProvider | None = None,
+) -> GrpcServer:
+    """Build the server for `app` and bind `address` (port 0 picks a free port)."""
+    interceptors: list[grpc.aio.ServerInterceptor] = [
+        RequestContextInterceptor(),
+        MetricsInterceptor(RpcMetrics(app.registry)),
+    ]
+    if tracer_provider is not None:
+        interceptors.append(tracing_interceptor(tracer_provider))
+    interceptors.append(ErrorInterceptor(domain=f"{app.name}.switchboard"))
+    server = grpc.aio.server(interceptors=interceptors)
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    names = [r.service_name for r in app.registrations]
+    for registration in app.registrations:
+        registration.add(server)
+    reflection.enable_server_reflection(
+        [*names, "grpc.health.v1.Health", reflection.SERVICE_NAME], server
+    )
+    port = server.add_insecure_port(address)
+    if port == 0:
+        raise OSError(f"could not bind {address}")
+    return GrpcServer(server=server, port=port, readiness=Readiness(health, names), app=app)
+
+
+async def run(
+    app: ServiceApp, settings: ServiceSettings, environ: Mapping[str, str] = os.environ
+) -> None:
+    """Serve `app` until SIGTERM or SIGINT, then shut down in order."""
+    configure_logging(app.name, settings.log_level)
+    provider = None
+    if tracing_enabled(environ):
+        provider = create_tracer_provider(app.name, environ)
+        install_global(provider)
+    metrics_server, metrics_port = serve_metrics(app.registry, settings.metrics_port)
+    server = create_server(
+        app, address=f"{settings.grpc_host}:{settings.grpc_port}", tracer_provider=provider
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    log.info(
+        "serving",
+        extra={"grpc_port": server.port, "metrics_port": metrics_port},
+    )
+    await stop.wait()
+    log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+    await server.stop(settings.shutdown_grace_seconds)
+    metrics_server.shutdown()
+    if provider is not None:
+        provider.shutdown()
+    log.info("stopped")
+
+
+__all__ = ["GrpcServer", "Registration", "ServiceApp", "create_server", "run"]
