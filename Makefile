@@ -22,6 +22,10 @@ $(INSTALLED): requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	@# xds-protos ships an old copy of opentelemetry-proto's modules over the real ones, which
+	@# breaks the OTLP exporter; reinstall opentelemetry-proto last so its files win.
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall \
+	  "$$(grep -oE '^opentelemetry-proto==[^ ]+' requirements-dev.lock)"
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $@
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 
 REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -38,6 +39,19 @@ def redis_url() -> str:
 def key_prefix() -> str:
     """A prefix no other test uses, so tests share one Redis without seeing each other."""
     return f"test:{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def redis_available(redis_url: str) -> str:
+    """The Redis URL, once a server there answered (a synchronous check, for sync fixtures)."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (OSError, redis.RedisError) as exc:
+        missing_backend(f"no Redis at {redis_url}: {exc}")
+    finally:
+        client.close()
+    return redis_url
 
 
 @pytest.fixture

@@ -86,9 +86,13 @@ async def test_stream_errors_are_mapped_too() -> None:
         )
         assert [m.value async for m in call(StringValue(value="ab"))] == ["a", "b"]
         received = []
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
+
+        async def drain() -> None:
             async for message in call(StringValue(value="a!b")):
                 received.append(message.value)
+
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await drain()
     assert received == ["a"]
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
@@ -158,7 +162,8 @@ async def _wait_for_status(
     health: health_pb2_grpc.HealthStub, request: health_pb2.HealthCheckRequest, want: int
 ) -> None:
     async def poll() -> None:
-        while (await health.Check(request)).status != want:
+        # The state lives in another server: polling it is the only way to observe it.
+        while (await health.Check(request)).status != want:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(poll(), 5)

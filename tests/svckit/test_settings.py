@@ -42,7 +42,7 @@ def test_bad_values_are_not_echoed_in_the_error() -> None:
 def test_settings_are_frozen() -> None:
     settings = load_settings(DemoSettings, "DEMO", {})
     with pytest.raises(ValueError, match="frozen"):
-        settings.grpc_port = 1  # type: ignore[misc]
+        settings.grpc_port = 1
 
 
 def test_kubernetes_service_links_are_ignored() -> None:

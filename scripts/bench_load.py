@@ -1,0 +1,296 @@
+"""The benchmark's load generator: one process per target, grpc.aio clients, a few channels.
+
+`run_target(spec)` runs in a child process (started by `bench_ratelimit` with the spawn
+method) so the client's CPU never competes with the harness, and runs two phases against one
+server:
+
+- saturation (closed loop): `concurrency` workers each keep one unary call in flight, spread
+  over `channels` channels (separate TCP connections). After `warmup` seconds, calls that
+  complete within the next `duration` seconds count: decisions/s, p50, p99.
+- fixed rate (open loop): sends are scheduled every 1/`rate` s whatever the server does, and
+  latency runs from the *scheduled* send time, so a server (or client) that falls behind shows
+  up as queueing instead of silently lowering the rate (no coordinated omission). Reported:
+  achieved rate, p50, p99 and the share over 20 ms, Envoy's default rate-limit timeout.
+
+Requests are serialized once (1,000 distinct subjects or descriptor values, round robin).
+Responses are parsed: "decisions" count allowed and `denied` answers only; a CheckQuota answered
+unchecked (Redis unreachable, failure mode open) counts as `unchecked`, errors by gRPC code.
+Past a server's capacity grpc itself answers some calls CANCELLED (the bare no-op does too).
+Both processes' CPU over the measured window (`/proc`) shows which side was the bottleneck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import grpc
+from envoy.extensions.common.ratelimit.v3 import ratelimit_pb2
+from envoy.service.ratelimit.v3 import rls_pb2
+from switchboard.ratelimit.v1 import ratelimit_service_pb2 as pb
+
+NOOP_METHOD = "/switchboard.bench.v1.Noop/Call"
+CHECK_QUOTA_METHOD = "/switchboard.ratelimit.v1.RateLimitService/CheckQuota"
+SHOULD_RATE_LIMIT_METHOD = "/envoy.service.ratelimit.v3.RateLimitService/ShouldRateLimit"
+SLOW_MS = 20.0
+DISTINCT_KEYS = 1000
+MAX_CALLS = 10_000_000  # a hard bound on any phase's call count, whatever the duration
+MAX_IN_FLIGHT = 20_000  # open loop: beyond this, scheduled sends are dropped and counted
+CALL_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    target: str  # "noop", "check_quota" or "should_rate_limit"
+    address: str
+    server_pid: int
+    concurrency: int = 64
+    duration: float = 10.0
+    warmup: float = 2.0
+    rate: float = 1000.0
+    fixed_rate: bool = True
+    channels: int = 4
+
+
+Descriptor, Entry = ratelimit_pb2.RateLimitDescriptor, ratelimit_pb2.RateLimitDescriptor.Entry
+# Parses a response into "ok" (allowed), "denied", or "unchecked" (admitted without a check
+# because the service could not reach Redis: its failure mode, not a decision).
+Decode = Callable[[bytes], str]
+_DECISIONS = ("ok", "denied", "unchecked")
+
+
+def _quota_outcome(raw: bytes) -> str:
+    reply = pb.CheckQuotaResponse.FromString(raw)
+    if reply.backend_unavailable:
+        return "unchecked"
+    return "ok" if reply.allowed else "denied"
+
+
+def _requests(target: str) -> tuple[str, list[bytes], Decode]:
+    """The method path, the serialized requests and the response check for a target."""
+    if target in ("check_quota", "noop"):
+        requests = [
+            pb.CheckQuotaRequest(
+                subjects=[pb.QuotaSubject(name=f"keys/bench-{i}", tier="bench")],
+                model="gpt-4o",
+                estimated_tokens=100,
+            ).SerializeToString()
+            for i in range(DISTINCT_KEYS)
+        ]
+        if target == "noop":  # the same payload, never parsed on either side
+            return NOOP_METHOD, requests, lambda b: "ok"
+        return CHECK_QUOTA_METHOD, requests, _quota_outcome
+    if target == "should_rate_limit":
+        requests = [
+            rls_pb2.RateLimitRequest(
+                domain="bench",
+                descriptors=[Descriptor(entries=[Entry(key="api_key", value=f"k{i}")])],
+            ).SerializeToString()
+            for i in range(DISTINCT_KEYS)
+        ]
+        ok = rls_pb2.RateLimitResponse.OK
+
+        def allowed(b: bytes) -> str:
+            return "ok" if rls_pb2.RateLimitResponse.FromString(b).overall_code == ok else "denied"
+
+        return SHOULD_RATE_LIMIT_METHOD, requests, allowed
+    raise ValueError(f"unknown target {target!r}")
+
+
+class _Recorder:
+    """Latencies (ms) and outcomes of the calls that fall in the measured window."""
+
+    def __init__(self) -> None:
+        self.latencies_ms: list[float] = []
+        self.outcomes: Counter[str] = Counter()  # _DECISIONS, or a gRPC status code's name
+        self.dropped = 0
+
+    def record(self, start: float, end: float, outcome: str) -> None:
+        self.latencies_ms.append((end - start) * 1000.0)
+        self.outcomes[outcome] += 1
+
+    def summary(self, seconds: float) -> dict[str, Any]:
+        lat = sorted(self.latencies_ms)
+        slow = sum(1 for v in lat if v > SLOW_MS)
+        decided = self.outcomes["ok"] + self.outcomes["denied"]
+        return {
+            "calls": len(lat),
+            **{name: self.outcomes[name] for name in _DECISIONS},
+            "errors": {k: v for k, v in self.outcomes.items() if k not in _DECISIONS},
+            "dropped": self.dropped,
+            "decisions_per_s": decided / seconds if seconds > 0 else 0.0,
+            "p50_ms": _percentile(lat, 50),
+            "p99_ms": _percentile(lat, 99),
+            "max_ms": lat[-1] if lat else None,
+            "over_20ms_pct": 100.0 * slow / len(lat) if lat else None,
+        }
+
+
+def _percentile(ordered: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile of an ascending list."""
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (all its threads), or None off Linux."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuWindow:
+    """CPU use of the server and of this client over one measured window, in % of one core."""
+
+    def __init__(self, server_pid: int) -> None:
+        self._pid = server_pid
+        self._start: tuple[float, float | None, float] | None = None
+        self.result: dict[str, float | None] = {"server_cpu_pct": None, "client_cpu_pct": None}
+
+    def begin(self) -> None:
+        self._start = (time.perf_counter(), cpu_seconds(self._pid), time.process_time())
+
+    def end(self) -> None:
+        if self._start is None:
+            return
+        wall0, server0, client0 = self._start
+        wall, server1 = max(1e-9, time.perf_counter() - wall0), cpu_seconds(self._pid)
+        if server0 is not None and server1 is not None:
+            self.result["server_cpu_pct"] = 100.0 * (server1 - server0) / wall
+        self.result["client_cpu_pct"] = 100.0 * (time.process_time() - client0) / wall
+
+
+Call = Callable[[int], Awaitable[str]]
+
+
+def _make_call(channels: list[Any], method: str, requests: list[bytes], decode: Decode) -> Call:
+    stubs = [ch.unary_unary(method) for ch in channels]  # bytes in, bytes out
+
+    async def call(i: int) -> str:
+        try:
+            raw = await stubs[i % len(stubs)](requests[i % len(requests)], timeout=CALL_TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            return str(exc.code().name)
+        return decode(raw)
+
+    return call
+
+
+async def _saturate(spec: LoadSpec, call: Call) -> dict[str, Any]:
+    rec, cpu = _Recorder(), _CpuWindow(spec.server_pid)
+    start = time.perf_counter()
+    window_start, window_end = start + spec.warmup, start + spec.warmup + spec.duration
+    counter = iter(range(MAX_CALLS))
+
+    async def worker() -> None:
+        for i in counter:  # shared iterator: every call gets a distinct index
+            sent = time.perf_counter()
+            if sent >= window_end:
+                return
+            outcome = await call(i)
+            done = time.perf_counter()
+            if window_start <= done <= window_end:
+                rec.record(sent, done, outcome)
+
+    async def window() -> None:
+        await asyncio.sleep(spec.warmup)
+        cpu.begin()
+        await asyncio.sleep(spec.duration)
+        cpu.end()
+
+    await asyncio.gather(window(), *(worker() for _ in range(spec.concurrency)))
+    return rec.summary(spec.duration) | cpu.result | {"concurrency": spec.concurrency}
+
+
+async def _fixed_rate(spec: LoadSpec, call: Call) -> dict[str, Any]:
+    rec, cpu = _Recorder(), _CpuWindow(spec.server_pid)
+    interval = 1.0 / spec.rate
+    warmup_calls = round(spec.warmup * spec.rate)
+    total = min(MAX_CALLS, warmup_calls + round(spec.duration * spec.rate))
+    in_flight: set[asyncio.Task[None]] = set()
+    last_done = 0.0
+
+    async def one(i: int, scheduled: float, measured: bool) -> None:
+        nonlocal last_done
+        outcome = await call(i)
+        done = time.perf_counter()
+        if measured:
+            rec.record(scheduled, done, outcome)
+            last_done = max(last_done, done)
+
+    t0 = time.perf_counter() + 0.01
+    window_start = t0 + warmup_calls * interval
+    k = 0
+    while k < total:
+        now = time.perf_counter()
+        if k == warmup_calls:
+            cpu.begin()
+        # Fire every send that is due (after a late wake-up, several at once), then sleep.
+        while k < total and t0 + k * interval <= now:
+            if len(in_flight) >= MAX_IN_FLIGHT:
+                rec.dropped += k >= warmup_calls
+            else:
+                task = asyncio.create_task(one(k, t0 + k * interval, k >= warmup_calls))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            k += 1
+            if k == warmup_calls:
+                break
+        if k < total:
+            await asyncio.sleep(max(0.0, t0 + k * interval - time.perf_counter()))
+    if in_flight:  # every call has a deadline, so this should drain; count any that did not
+        _, pending = await asyncio.wait(in_flight, timeout=CALL_TIMEOUT_S + 1.0)
+        if pending:
+            rec.outcomes["UNFINISHED"] += len(pending)
+    cpu.end()
+    elapsed = max(spec.duration, last_done - window_start)
+    summary = rec.summary(elapsed)
+    summary["achieved_rps"] = summary.pop("decisions_per_s")
+    return summary | cpu.result | {"target_rps": spec.rate}
+
+
+async def _run(spec: LoadSpec) -> dict[str, Any]:
+    method, requests, decode = _requests(spec.target)
+    options = [("grpc.use_local_subchannel_pool", 1)]  # one connection per channel
+    channels = [
+        grpc.aio.insecure_channel(spec.address, options=options) for _ in range(spec.channels)
+    ]
+    try:
+        for ch in channels:
+            await asyncio.wait_for(ch.channel_ready(), timeout=10.0)
+        call = _make_call(channels, method, requests, decode)
+        result: dict[str, Any] = {"target": spec.target, "saturation": await _saturate(spec, call)}
+        if spec.fixed_rate:
+            result["fixed_rate"] = await _fixed_rate(spec, call)
+        return result
+    finally:
+        await asyncio.gather(*(ch.close() for ch in channels))
+
+
+def run_target(spec: LoadSpec) -> dict[str, Any]:
+    """Both phases against one target; the entry point of the load process."""
+    return asyncio.run(_run(spec))
+
+
+def child_main(spec: LoadSpec, conn: Connection) -> None:
+    """Entry point of a spawned load process: sends back the result, or the error's text."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
+    try:
+        conn.send(("ok", run_target(spec)))
+    except Exception as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()

@@ -1,0 +1,28 @@
+"""`python -m services.ratelimit`: the rate-limit service, configured by `RATELIMIT_*` variables."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+from services.ratelimit.app import build
+from services.ratelimit.settings import load
+from services.ratelimit.tiers import TiersFileError
+from svckit.server import run
+from svckit.settings import SettingsError
+
+
+def main() -> int:
+    try:
+        settings = load(os.environ)
+        service = build(settings)
+    except (SettingsError, TiersFileError) as exc:
+        print(f"ratelimit: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(run(service.app, settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Assembles the rate-limit service from its settings: stores, limiter, Envoy API, health.
+
+`build(settings)` returns the parts, with the `ServiceApp` the service kit serves; `__main__`
+runs it, tests serve it on port 0. One port carries both APIs:
+`switchboard.ratelimit.v1.RateLimitService` (tier quotas) and Envoy's
+`envoy.service.ratelimit.v3.RateLimitService`.
+
+Envoy descriptors: with `RATELIMIT_ENVOY_CONFIG_DIR` set, the directory is loaded at start-up
+and watched; a bad or missing initial config does not stop the service (the tier quotas keep
+working), ShouldRateLimit answers FAILED_PRECONDITION until a valid config arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis.asyncio as aioredis
+from prometheus_client import CollectorRegistry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+from switchboard.ratelimit.v1 import ratelimit_service_pb2_grpc as pb_grpc
+
+from services.ratelimit.envoy.counters import CounterStore, MemoryCounterStore
+from services.ratelimit.envoy.decision import RateLimitDecider
+from services.ratelimit.envoy.options import EnvoyOptions
+from services.ratelimit.envoy.redis_counters import RedisCounterStore
+from services.ratelimit.envoy.reload import ConfigReloader
+from services.ratelimit.envoy.servicer import EnvoyRateLimitServicer
+from services.ratelimit.envoy.stats import EnvoyStats
+from services.ratelimit.limiter import FailureMode, Limiter
+from services.ratelimit.memory_quota_store import MemoryQuotaStore
+from services.ratelimit.quota_metrics import QuotaMetrics
+from services.ratelimit.quota_servicer import SERVICE_NAME, QuotaServicer
+from services.ratelimit.quota_store import QuotaStore
+from services.ratelimit.redis_quota_store import RedisQuotaStore
+from services.ratelimit.settings import RateLimitSettings
+from services.ratelimit.tiers import load_tiers
+from services.ratelimit.windows import Clock
+from svckit.health import Probe
+from svckit.server import Registration, ServiceApp
+
+log = logging.getLogger(__name__)
+
+ENVOY_SERVICE_NAME = "envoy.service.ratelimit.v3.RateLimitService"
+
+
+@dataclass
+class RateLimitService:
+    """The assembled service; the parts are exposed for tests and the entry point."""
+
+    app: ServiceApp
+    limiter: Limiter
+    decider: RateLimitDecider
+    reloader: ConfigReloader | None
+    redis_clients: list[aioredis.Redis] = field(default_factory=list)
+
+
+def redis_client(url: str, settings: RateLimitSettings) -> aioredis.Redis:
+    """A pooled client that fails fast: a down Redis must not hold calls for long.
+
+    The pool blocks (up to the timeout) when every connection is busy instead of failing, so a
+    burst of concurrent calls queues for a connection rather than tripping the failure mode.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=settings.redis_pool_size,
+        timeout=settings.redis_pool_timeout_seconds,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), retries=1),
+    )
+    return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
+
+
+def _ping(client: aioredis.Redis) -> Probe:
+    async def probe() -> bool:
+        return bool(await client.ping())
+
+    return probe
+
+
+def _envoy_options(settings: RateLimitSettings) -> EnvoyOptions:
+    return EnvoyOptions(
+        shadow_mode=settings.envoy_shadow_mode,
+        response_headers_enabled=settings.envoy_response_headers_enabled,
+        header_limit=settings.envoy_header_limit,
+        header_remaining=settings.envoy_header_remaining,
+        header_reset=settings.envoy_header_reset,
+        near_limit_ratio=settings.envoy_near_limit_ratio,
+        expiration_jitter_max_seconds=settings.envoy_expiration_jitter_max_seconds,
+        cache_key_prefix=settings.envoy_cache_key_prefix,
+        local_cache_max_entries=settings.envoy_local_cache_max_entries,
+        merge_domain_config=settings.envoy_merge_domain_config,
+        quota_mode=settings.envoy_quota_mode,
+    )
+
+
+def build(
+    settings: RateLimitSettings,
+    *,
+    clock: Clock = time.time,
+    registry: CollectorRegistry | None = None,
+) -> RateLimitService:
+    """Wire the service; raises `TiersFileError` when the tiers file is bad."""
+    registry = registry or CollectorRegistry()
+    tiers = load_tiers(settings.tiers_file)
+    clients: list[aioredis.Redis] = []
+    dependencies: dict[str, Probe] = {}
+    quota_store: QuotaStore
+    counters: CounterStore
+    per_second: CounterStore | None = None
+    if settings.redis_url:
+        main = redis_client(settings.redis_url, settings)
+        clients.append(main)
+        dependencies["redis"] = _ping(main)
+        quota_store = RedisQuotaStore(main, key_prefix=settings.key_prefix)
+        counters = RedisCounterStore(main, key_prefix=settings.key_prefix + "envoy:")
+    else:
+        quota_store = MemoryQuotaStore()
+        counters = MemoryCounterStore(clock)
+    if settings.redis_persecond_url:
+        second = redis_client(settings.redis_persecond_url, settings)
+        clients.append(second)
+        dependencies["redis_persecond"] = _ping(second)
+        per_second = RedisCounterStore(second, key_prefix=settings.key_prefix + "envoy:")
+
+    limiter = Limiter(
+        quota_store,
+        tiers,
+        clock=clock,
+        reservation_ttl=settings.reservation_ttl_seconds,
+        failure_mode=FailureMode(settings.failure_mode),
+        metrics=QuotaMetrics(registry),
+    )
+    stats = EnvoyStats(registry)
+    reloader = (
+        ConfigReloader(
+            Path(settings.envoy_config_dir), stats, merge_domains=settings.envoy_merge_domain_config
+        )
+        if settings.envoy_config_dir
+        else None
+    )
+    decider = RateLimitDecider(
+        config=reloader.current if reloader else lambda: None,
+        store=counters,
+        per_second_store=per_second,
+        stats=stats,
+        options=_envoy_options(settings),
+        clock=clock,
+        jitter=random.Random(),
+    )
+    quota = QuotaServicer(limiter)
+    envoy = EnvoyRateLimitServicer(decider)
+    lifecycle = _Lifecycle(reloader, clients)
+    app = ServiceApp(
+        name="ratelimit",
+        registrations=[
+            Registration(
+                SERVICE_NAME,
+                lambda server: pb_grpc.add_RateLimitServiceServicer_to_server(quota, server),
+            ),
+            Registration(ENVOY_SERVICE_NAME, envoy.add_to_server),
+        ],
+        registry=registry,
+        dependencies=dependencies,
+        probe_interval=settings.health_probe_interval_seconds,
+        on_start=[lifecycle.start],
+        on_stop=[lifecycle.stop],
+    )
+    return RateLimitService(app, limiter, decider, reloader, clients)
+
+
+class _Lifecycle:
+    """Starts the config watcher; closes it and the Redis pools on the way out."""
+
+    def __init__(self, reloader: ConfigReloader | None, clients: list[aioredis.Redis]) -> None:
+        self._reloader = reloader
+        self._clients = clients
+        self._stop = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._reloader is None:
+            return
+        if not self._reloader.reload():
+            log.error("no valid Envoy rate limit config yet: ShouldRateLimit is refused")
+        self._watcher = asyncio.create_task(self._reloader.watch(self._stop))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        for client in self._clients:
+            await client.aclose()
