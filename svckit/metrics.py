@@ -6,23 +6,45 @@ Names follow the go-grpc-prometheus conventions that existing Grafana dashboards
 service, method and status code only, so cardinality stays bounded.
 
 Each service owns a `CollectorRegistry` (never the process-global default), so several servers
-can live in one process, as they do in tests.
+can live in one process, as they do in tests. The labelled children of each method are looked
+up once (`RpcMetrics.method`), not on every call.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-
-from svckit.handlers import StreamBehaviour, UnaryBehaviour, split_method, wrap_handler
 
 _LATENCY_BUCKETS = (
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
+
+
+class MethodMetrics:
+    """The instruments of one RPC method, already labelled."""
+
+    def __init__(self, metrics: RpcMetrics, service: str, method: str) -> None:
+        self._started = metrics.started.labels(service, method)
+        self._in_flight = metrics.in_flight.labels(service, method)
+        self._latency = metrics.latency.labels(service, method)
+        self._handled = metrics.handled
+        self._labels = (service, method)
+        self._by_code: dict[str, Any] = {}
+
+    def start(self) -> float:
+        self._started.inc()
+        self._in_flight.inc()
+        return time.perf_counter()
+
+    def finish(self, started: float, code: str) -> None:
+        self._in_flight.dec()
+        self._latency.observe(time.perf_counter() - started)
+        handled = self._by_code.get(code)
+        if handled is None:
+            handled = self._by_code[code] = self._handled.labels(*self._labels, code)
+        handled.inc()
 
 
 class RpcMetrics:
@@ -51,73 +73,8 @@ class RpcMetrics:
             "grpc_server_in_flight", "RPCs being handled now.", labels, registry=registry
         )
 
-
-def _code_of(context: grpc.aio.ServicerContext, failed: bool) -> str:
-    """The status code name of a finished call (the context holds it once it was set)."""
-    code = context.code()
-    if isinstance(code, grpc.StatusCode):
-        return str(code.name)
-    return "UNKNOWN" if failed else "OK"
-
-
-class MetricsInterceptor(grpc.aio.ServerInterceptor):
-    """Counts and times every RPC; install it outermost so it sees the final status."""
-
-    def __init__(self, metrics: RpcMetrics) -> None:
-        self._m = metrics
-
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        service, method = split_method(handler_call_details.method)
-
-        def unary(behaviour: UnaryBehaviour) -> UnaryBehaviour:
-            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                started = self._start(service, method)
-                failed = True
-                try:
-                    result = await behaviour(request, context)
-                    failed = False
-                    return result
-                finally:
-                    self._finish(service, method, context, started, failed)
-
-            return call
-
-        def stream(behaviour: StreamBehaviour) -> StreamBehaviour:
-            async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-                started = self._start(service, method)
-                failed = True
-                try:
-                    async for item in behaviour(request, context):
-                        yield item
-                    failed = False
-                finally:
-                    self._finish(service, method, context, started, failed)
-
-            return call
-
-        return wrap_handler(handler, unary, stream)
-
-    def _start(self, service: str, method: str) -> float:
-        self._m.started.labels(service, method).inc()
-        self._m.in_flight.labels(service, method).inc()
-        return time.perf_counter()
-
-    def _finish(
-        self,
-        service: str,
-        method: str,
-        context: grpc.aio.ServicerContext,
-        started: float,
-        failed: bool,
-    ) -> None:
-        self._m.in_flight.labels(service, method).dec()
-        self._m.latency.labels(service, method).observe(time.perf_counter() - started)
-        self._m.handled.labels(service, method, _code_of(context, failed)).inc()
+    def method(self, service: str, method: str) -> MethodMetrics:
+        return MethodMetrics(self, service, method)
 
 
 def serve_metrics(registry: CollectorRegistry, port: int, host: str = "0.0.0.0") -> tuple[Any, int]:
@@ -126,4 +83,4 @@ def serve_metrics(registry: CollectorRegistry, port: int, host: str = "0.0.0.0")
     return server, int(server.server_port)
 
 
-__all__ = ["MetricsInterceptor", "RpcMetrics", "serve_metrics"]
+__all__ = ["MethodMetrics", "RpcMetrics", "serve_metrics"]

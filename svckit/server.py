@@ -28,12 +28,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
 from svckit.health import Probe, Readiness, watch_dependency
-from svckit.interceptors import ErrorInterceptor, RequestContextInterceptor
+from svckit.interceptors import ServerCallInterceptor
 from svckit.logs import configure_logging
-from svckit.metrics import MetricsInterceptor, RpcMetrics, serve_metrics
+from svckit.metrics import RpcMetrics, serve_metrics
 from svckit.settings import ServiceSettings
 from svckit.telemetry import (
     create_tracer_provider,
+    exporting,
     install_global,
     tracing_enabled,
     tracing_interceptor,
@@ -105,12 +106,10 @@ def create_server(
 ) -> GrpcServer:
     """Build the server for `app` and bind `address` (port 0 picks a free port)."""
     interceptors: list[grpc.aio.ServerInterceptor] = [
-        RequestContextInterceptor(),
-        MetricsInterceptor(RpcMetrics(app.registry)),
+        ServerCallInterceptor(f"{app.name}.switchboard", RpcMetrics(app.registry))
     ]
     if tracer_provider is not None:
         interceptors.append(tracing_interceptor(tracer_provider))
-    interceptors.append(ErrorInterceptor(domain=f"{app.name}.switchboard"))
     server = grpc.aio.server(interceptors=interceptors)
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -132,7 +131,7 @@ async def run(
     """Serve `app` until SIGTERM or SIGINT, then shut down in order."""
     configure_logging(app.name, settings.log_level)
     provider = None
-    if tracing_enabled(environ):
+    if tracing_enabled(environ) and exporting(environ):
         provider = create_tracer_provider(app.name, environ)
         install_global(provider)
     metrics_server, metrics_port = serve_metrics(app.registry, settings.metrics_port)

@@ -137,6 +137,7 @@ def build(
         reservation_ttl=settings.reservation_ttl_seconds,
         failure_mode=FailureMode(settings.failure_mode),
         metrics=QuotaMetrics(registry),
+        override_cache_seconds=settings.override_cache_seconds,
     )
     stats = EnvoyStats(registry)
     reloader = (

@@ -54,6 +54,7 @@ from services.ratelimit.limits import (
     limit_statuses,
     retry_after,
 )
+from services.ratelimit.override_cache import OverrideCache
 from services.ratelimit.overrides import Override, override_violations
 from services.ratelimit.quota_metrics import QuotaMetrics
 from services.ratelimit.quota_store import (
@@ -128,6 +129,7 @@ class Limiter:
         new_id: Callable[[], str] = new_reservation_id,
         failure_mode: FailureMode = FailureMode.OPEN,
         metrics: QuotaMetrics | None = None,
+        override_cache_seconds: float = 0.0,
     ) -> None:
         if reservation_ttl <= 0:
             raise ValueError("reservation_ttl must be positive")
@@ -138,6 +140,7 @@ class Limiter:
         self._new_id = new_id
         self._failure_mode = failure_mode
         self._metrics = metrics
+        self._overrides = OverrideCache(store, override_cache_seconds, clock)
 
     async def check(
         self, subjects: Sequence[QuotaSubject], model: str, estimated_tokens: int
@@ -189,6 +192,7 @@ class Limiter:
         now = self._clock()
         override_violations(override, now).raise_if_any()
         await self._store.put_override(override, now)
+        self._overrides.forget(override.subject)
         return override
 
     async def get_override(self, subject: str) -> Override:
@@ -200,6 +204,7 @@ class Limiter:
 
     async def delete_override(self, subject: str) -> None:
         subject_violations(subject).raise_if_any()
+        self._overrides.forget(subject)
         if not await self._store.delete_override(subject, self._clock()):
             raise _no_override()
 
@@ -235,7 +240,7 @@ class Limiter:
     async def _limits(
         self, subjects: Sequence[QuotaSubject], model: str, now: float
     ) -> list[Limit]:
-        overrides = await self._store.overrides([subject.name for subject in subjects], now)
+        overrides = await self._overrides.overrides([subject.name for subject in subjects], now)
         return [
             limit
             for subject, override in zip(subjects, overrides, strict=True)

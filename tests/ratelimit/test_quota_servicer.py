@@ -9,6 +9,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2, status_pb2
+from prometheus_client import CollectorRegistry
 from switchboard.ratelimit.v1 import ratelimit_service_pb2 as pb
 from switchboard.ratelimit.v1 import ratelimit_service_pb2_grpc as pb_grpc
 
@@ -16,7 +17,8 @@ from services.ratelimit.limiter import Limiter
 from services.ratelimit.memory_quota_store import MemoryQuotaStore
 from services.ratelimit.quota_servicer import SERVICE_NAME, QuotaServicer
 from services.ratelimit.tiers import TierCatalog
-from svckit.interceptors import ErrorInterceptor
+from svckit.interceptors import ServerCallInterceptor
+from svckit.metrics import RpcMetrics
 
 from .conftest import NOON
 from .fake_clock import FakeClock
@@ -29,7 +31,9 @@ async def stub(
     tiers: TierCatalog, fake_clock: FakeClock
 ) -> AsyncIterator[pb_grpc.RateLimitServiceStub]:
     limiter = Limiter(MemoryQuotaStore(), tiers, clock=fake_clock)
-    server = grpc.aio.server(interceptors=[ErrorInterceptor(domain=DOMAIN)])
+    server = grpc.aio.server(
+        interceptors=[ServerCallInterceptor(DOMAIN, RpcMetrics(CollectorRegistry()))]
+    )
     servicer = QuotaServicer(limiter)
     pb_grpc.add_RateLimitServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")

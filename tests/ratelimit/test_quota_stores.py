@@ -126,9 +126,9 @@ async def test_redis_keys_live_under_the_prefix_and_expire_with_their_window(
 
 
 async def _assert_ttl(client: aioredis.Redis, key: str, seconds: int) -> None:
-    """Redis counts TTLs down in real time: allow the second that may pass while we read."""
+    """Redis counts TTLs down in real time: allow for a slow, busy machine while we read."""
     millis = await client.pttl(key)
-    assert (seconds - 1) * 1000 < millis <= seconds * 1000, (key, millis)
+    assert (seconds - 5) * 1000 < millis <= seconds * 1000, (key, millis)
 
 
 async def test_a_settled_reservation_is_kept_for_the_ttl_from_settling(

@@ -1,0 +1,55 @@
+"""A short-lived, in-process cache of overrides, so a quota check is one Redis round trip.
+
+Overrides are admin data that changes rarely, yet every check needs its subjects' overrides
+before it can name its limits. Reading them from Redis would double the round trips of the hot
+path; this cache keeps each subject's answer, including "no override", for `ttl` seconds.
+A replica that sets or deletes an override forgets its own entry at once; other replicas see
+the change within `ttl` (`RATELIMIT_OVERRIDE_CACHE_SECONDS`, 1 s by default; 0 turns the cache
+off). Expiry of an override itself is exact: a cached override is checked against `now`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from services.ratelimit.overrides import Override
+from services.ratelimit.quota_store import QuotaStore
+from services.ratelimit.windows import Clock
+
+MAX_ENTRIES = 100_000
+
+
+class OverrideCache:
+    """Reads overrides through `store`, remembering each answer for `ttl` seconds."""
+
+    def __init__(self, store: QuotaStore, ttl: float, clock: Clock) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Override | None]] = {}
+
+    async def overrides(self, subjects: Sequence[str], now: float) -> list[Override | None]:
+        if self._ttl <= 0:
+            return await self._store.overrides(subjects, now)
+        fresh_until = self._clock()
+        found = {s: e[1] for s in subjects if (e := self._entries.get(s)) and e[0] > fresh_until}
+        missing = [s for s in subjects if s not in found]
+        if missing:
+            loaded = await self._store.overrides(missing, now)
+            self._remember(missing, loaded)
+            found.update(zip(missing, loaded, strict=True))
+        return [_live(found[s], now) for s in subjects]
+
+    def forget(self, subject: str) -> None:
+        self._entries.pop(subject, None)
+
+    def _remember(self, subjects: Sequence[str], overrides: Sequence[Override | None]) -> None:
+        if len(self._entries) + len(subjects) > MAX_ENTRIES:
+            self._entries.clear()
+        until = self._clock() + self._ttl
+        for subject, override in zip(subjects, overrides, strict=True):
+            self._entries[subject] = (until, override)
+
+
+def _live(override: Override | None, now: float) -> Override | None:
+    return override if override is not None and override.live(now) else None
