@@ -1,11 +1,11 @@
 """The production quota store: Redis, shared by every replica of the service.
 
-Every decision is one Lua script (registered once, then run by its SHA), and Redis runs a script
-alone, so replicas sharing one Redis never admit more than a limit and never settle a
-reservation twice. Windows are the limiter's: its injected clock picks the window, which is part
-of each counter's key, and times reach the scripts as arguments; Redis' own clock only drives
-EXPIRE, which is housekeeping (a counter expires when its window ends, a reservation when it can
-no longer be settled).
+Every decision is one Lua script (run by its SHA, batched with the scripts of concurrent calls
+into one pipeline by `redis_batch`), and Redis runs a script alone, so replicas sharing one
+Redis never admit more than a limit and never settle a reservation twice. Windows are the
+limiter's: its injected clock picks the window, which is part of each counter's key, and times
+reach the scripts as arguments; Redis' own clock only drives EXPIRE, which is housekeeping (a
+counter expires when its window ends, a reservation when it can no longer be settled).
 
 Keys, all under a configurable prefix (`|` cannot occur in a subject, so a subject's keys are
 exactly those matching `{prefix}q|{subject}|*`):
@@ -43,6 +43,7 @@ from services.ratelimit.quota_store import (
     SettledReservation,
     Settlement,
 )
+from services.ratelimit.redis_batch import RedisBatcher
 
 DEFAULT_KEY_PREFIX = "switchboard:ratelimit:"
 
@@ -124,8 +125,7 @@ class RedisQuotaStore:
     def __init__(self, client: aioredis.Redis, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> None:
         self._client = client
         self._prefix = key_prefix
-        self._admit = client.register_script(_ADMIT)
-        self._settle = client.register_script(_SETTLE)
+        self._batch = RedisBatcher(client, scripts=(_ADMIT, _SETTLE))
 
     async def admit(self, reservation: Reservation, now: float) -> Admission:
         keys = [self._counter_key(charge.counter) for charge in reservation.charges]
@@ -142,8 +142,8 @@ class RedisQuotaStore:
         for charge in reservation.charges:
             args += [charge.amount, charge.limit, charge.counter.window.seconds_left(now)]
         with _backend_errors():
-            reply = await self._admit(
-                keys=[*keys, self._reservation_key(reservation.id)], args=args
+            reply = await self._batch.eval(
+                _ADMIT, [*keys, self._reservation_key(reservation.id)], args
             )
         return Admission(admitted=reply[0] == 1, counts=tuple(int(count) for count in reply[1:]))
 
@@ -163,8 +163,8 @@ class RedisQuotaStore:
             _seconds(settlement.remember_until - settlement.now),
         ]
         with _backend_errors():
-            reply = await self._settle(
-                keys=[self._reservation_key(settlement.reservation_id)], args=args
+            reply = await self._batch.eval(
+                _SETTLE, [self._reservation_key(settlement.reservation_id)], args
             )
         if reply is None:
             return None
