@@ -10,7 +10,7 @@ BUF := node_modules/.bin/buf
 BUF_DEPS := build/buf-deps/google/api
 COVERED := --cov=svckit --cov=services --cov-report=term --cov-fail-under=90
 
-.PHONY: help install run test lint format protos protos-check buf-lint bench bench-ratelimit lock clean
+.PHONY: help install run test lint format protos protos-check buf-lint buf-breaking bench bench-ratelimit lock clean
 
 help:
 	@echo "make run    start the suite with embedded defaults (Ctrl-C stops it)"
@@ -37,7 +37,7 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest $(COVERED) $(PYTEST_ARGS)
 
-lint: $(INSTALLED) buf-lint protos-check
+lint: $(INSTALLED) buf-lint buf-breaking protos-check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -65,6 +65,17 @@ $(BUF_DEPS): $(INSTALLED)
 
 buf-lint: $(BUF) $(BUF_DEPS)
 	$(BUF) lint
+
+# Breaking-change check of the working tree's protos against main's (FILE rules). buf reads
+# main's protos from `git archive`, with the same google/api files beside them.
+BREAKING_BASE ?= $(shell git rev-parse --verify -q main >/dev/null && echo main || echo HEAD)
+buf-breaking: $(BUF) $(BUF_DEPS)
+	rm -rf build/against && mkdir -p build/against/build
+	git archive $(BREAKING_BASE) protos buf.yaml | tar -x -C build/against
+	cp -r build/buf-deps build/against/build/
+	cd build/against && ../../$(BUF) build -o ../against.binpb
+	$(BUF) build -o build/current.binpb
+	$(BUF) breaking build/current.binpb --against build/against.binpb
 
 bench: bench-ratelimit
 
