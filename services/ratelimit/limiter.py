@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import enum
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -113,7 +113,7 @@ class CommitResult:
 
 def new_reservation_id() -> str:
     """A random id: unguessable, so nobody settles a reservation they were not given."""
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 class Limiter:

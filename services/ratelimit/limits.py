@@ -62,8 +62,7 @@ class Limit:
     overridden: bool
 
     def counter(self, now: float) -> CounterKey:
-        window = Window.containing(now, self.kind.window_length)
-        return CounterKey(self.subject, self.model, self.kind, window.start)
+        return CounterKey(self.subject, self.model, self.kind, window_start(now, self.kind))
 
     def cost(self, tokens: int) -> int:
         """What one call adds to the counter: the tokens for a token limit, else one request."""
@@ -131,12 +130,19 @@ def limit_statuses(
                 model=limit.model,
                 limit=limit.value,
                 remaining=max(0, limit.value - used),
-                reset_time=limit.counter(now).window.end,
+                reset_time=window_start(now, limit.kind) + limit.kind.window_length,
                 exceeded=not counted and not admits(count, cost, limit.value),
                 overridden=limit.overridden,
             )
         )
     return statuses
+
+
+def window_start(now: float, kind: LimitKind) -> int:
+    """Start of the window of `kind` containing `now` (what `Window.containing` computes,
+    without building a Window: this runs for every limit of every check)."""
+    second = int(now)
+    return second - second % kind.window_length
 
 
 def retry_after(statuses: Sequence[LimitStatus], now: float) -> int:

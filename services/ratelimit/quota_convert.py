@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import Any
 
-from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 from switchboard.ratelimit.v1 import ratelimit_service_pb2 as pb
 
@@ -33,12 +33,11 @@ def subjects_from_proto(subjects: Iterable[pb.QuotaSubject]) -> list[QuotaSubjec
 
 def check_response(result: CheckResult) -> pb.CheckQuotaResponse:
     response = pb.CheckQuotaResponse(
-        allowed=result.allowed,
-        limits=limit_statuses(result.limits),
-        backend_unavailable=result.backend_unavailable,
+        allowed=result.allowed, backend_unavailable=result.backend_unavailable
     )
+    add_limit_statuses(response.limits, result.limits)
     if result.retry_after is not None:
-        response.retry_after.CopyFrom(Duration(seconds=result.retry_after))
+        response.retry_after.seconds = result.retry_after
     if result.reservation_id is not None:
         response.reservation_id = result.reservation_id
     if result.reservation_expire_time is not None:
@@ -46,20 +45,19 @@ def check_response(result: CheckResult) -> pb.CheckQuotaResponse:
     return response
 
 
-def limit_statuses(statuses: Iterable[LimitStatus]) -> list[pb.LimitStatus]:
-    return [
-        pb.LimitStatus(
+def add_limit_statuses(target: Any, statuses: Iterable[LimitStatus]) -> None:
+    """Appends each status to the repeated field `target` (built in place: this is hot)."""
+    for status in statuses:
+        message = target.add(
             subject=status.subject,
             kind=_KINDS[status.kind],
             model=status.model,
             limit=status.limit,
             remaining=status.remaining,
-            reset_time=Timestamp(seconds=status.reset_time),
             exceeded=status.exceeded,
             overridden=status.overridden,
         )
-        for status in statuses
-    ]
+        message.reset_time.seconds = status.reset_time
 
 
 def override_from_proto(message: pb.QuotaOverride) -> Override:

@@ -55,7 +55,9 @@ class QuotaServicer(pb_grpc.RateLimitServiceServicer):
         self, request: pb.GetUsageRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetUsageResponse:
         statuses = await self._limiter.usage(request.subject, request.tier, request.model)
-        return pb.GetUsageResponse(limits=convert.limit_statuses(statuses))
+        response = pb.GetUsageResponse()
+        convert.add_limit_statuses(response.limits, statuses)
+        return response
 
     async def ResetUsage(  # noqa: N802
         self, request: pb.ResetUsageRequest, context: grpc.aio.ServicerContext
