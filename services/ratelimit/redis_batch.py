@@ -2,11 +2,12 @@
 
 Each rate-limit decision is one or two Redis commands, and with redis-py most of a command's
 cost is client-side bookkeeping per round trip (taking a pooled connection, timeouts, a write
-and a read). Under load many decisions are waiting at once, so `RedisBatcher` collects the
-commands submitted during one turn of the event loop and sends them as one non-transactional
-pipeline: one connection, one write, one read of all replies. Each command stays atomic on its
-own (a Lua script runs alone in Redis either way), so batching changes no decision; a lone call
-still goes out at once, on the next turn of the loop.
+and a read). `RedisBatcher` keeps at most `max_in_flight` pipelines on the way to Redis; the
+commands submitted meanwhile wait and leave together in the next one: one connection, one
+write, one read of all replies. There is no timer: a lone call goes out on the next turn of
+the event loop, and under load each batch holds what arrived during the previous round trip,
+so batches grow with the load. Each command stays atomic on its own (a Lua script runs alone
+in Redis either way), so batching changes no decision.
 
 Scripts are sent by SHA (`EVALSHA`); when Redis does not know one (after a restart or a
 `SCRIPT FLUSH`) the batcher loads it and sends the affected commands again.
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 Command = tuple[Any, ...]
 
@@ -40,11 +41,17 @@ class _Submission:
 class RedisBatcher:
     """Sends the commands of concurrent callers to `client` in shared pipelines."""
 
-    def __init__(self, client: aioredis.Redis, scripts: Sequence[str] = ()) -> None:
+    def __init__(
+        self, client: aioredis.Redis, scripts: Sequence[str] = (), *, max_in_flight: int = 2
+    ) -> None:
         self._client = client
         self._scripts = {script_sha(source): source for source in scripts}
+        self._shas = {source: sha for sha, source in self._scripts.items()}
+        self._max_in_flight = max_in_flight
         self._pending: list[_Submission] = []
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._flush_scheduled = False
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._idle: list[Any] = []
 
     async def execute(self, commands: Sequence[Command]) -> list[Any]:
         """Run `commands` in order (not as a transaction) and return their replies.
@@ -54,21 +61,34 @@ class RedisBatcher:
         """
         loop = asyncio.get_running_loop()
         submission = _Submission(commands, loop.create_future())
-        if not self._pending:
-            loop.call_soon(self._flush)
         self._pending.append(submission)
+        self._schedule_flush()
         return await submission.future
 
     async def eval(self, source: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
         """Run one registered Lua script by its SHA."""
-        [reply] = await self.execute([("EVALSHA", script_sha(source), len(keys), *keys, *args)])
+        sha = self._shas.get(source) or script_sha(source)
+        [reply] = await self.execute([("EVALSHA", sha, len(keys), *keys, *args)])
         return reply
 
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled and len(self._in_flight) < self._max_in_flight:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
     def _flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._pending:
+            return
         batch, self._pending = self._pending, []
         task = asyncio.create_task(self._run(batch))
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+        self._in_flight.add(task)
+        task.add_done_callback(self._landed)
+
+    def _landed(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if self._pending:
+            self._schedule_flush()
 
     async def _run(self, batch: list[_Submission]) -> None:
         try:
@@ -90,11 +110,32 @@ class RedisBatcher:
             _resolve(submission.future, mine)
 
     async def _send(self, commands: Sequence[Command]) -> list[Any]:
-        async with self._client.pipeline(transaction=False) as pipe:
-            for command in commands:
-                pipe.execute_command(*command)
-            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        """One write, then one reply per command; a refused command's error is its reply.
+
+        Each in-flight batch keeps a connection of the client's pool for itself, so a batch
+        costs no pool bookkeeping; closing the client's pool closes these too. A connection
+        that failed is dropped (disconnected) and opened again by the next batch.
+        """
+        connection = self._idle.pop() if self._idle else await self._connection()
+        try:
+            await connection.send_packed_command(
+                connection.pack_commands(commands), check_health=False
+            )
+            replies: list[Any] = []
+            for _ in commands:
+                try:
+                    replies.append(await connection.read_response())
+                except ResponseError as refused:
+                    replies.append(refused)
+        except BaseException:
+            await connection.disconnect()
+            raise
+        finally:
+            self._idle.append(connection)
         return replies
+
+    async def _connection(self) -> Any:
+        return await self._client.connection_pool.get_connection()  # type: ignore[no-untyped-call]
 
     async def _retry_unknown_scripts(
         self, batch: list[_Submission], replies: list[Any]

@@ -10,6 +10,7 @@ from redis.backoff import NoBackoff
 from services.ratelimit.backend import BackendUnavailable
 from services.ratelimit.envoy.counters import Increment
 from services.ratelimit.envoy.redis_counters import RedisCounterStore
+from tests.ratelimit.batch_spy import count_writes
 
 
 async def test_keys_carry_the_store_prefix(redis_client: aioredis.Redis, key_prefix: str) -> None:
@@ -19,20 +20,10 @@ async def test_keys_carry_the_store_prefix(redis_client: aioredis.Redis, key_pre
 
 
 async def test_one_call_is_one_round_trip(redis_client: aioredis.Redis, key_prefix: str) -> None:
-    sent: list[int] = []
-    original = redis_client.pipeline
-
-    def counting_pipeline(
-        transaction: bool = True, shard_hint: str | None = None
-    ) -> aioredis.client.Pipeline:
-        assert transaction is False
-        sent.append(1)
-        return original(transaction=transaction, shard_hint=shard_hint)
-
-    redis_client.pipeline = counting_pipeline  # type: ignore[method-assign]
     store = RedisCounterStore(redis_client, key_prefix=key_prefix)
+    sent = count_writes(store._batch)
     await store.increment([Increment("a", 1, 60), Increment("b", 1, 60)])
-    assert sent == [1]
+    assert sent == [4]  # INCRBY and EXPIRE per key, written together
 
 
 async def test_unreachable_redis_is_backend_unavailable() -> None:
