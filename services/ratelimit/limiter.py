@@ -225,6 +225,7 @@ class Limiter:
             expire_time=now + self._ttl,
         )
         admission = await self._store.admit(reservation, now)
+        self._overrides.observe(admission.overrides_version)
         statuses = tuple(
             limit_statuses(limits, admission.counts, tokens, counted=admission.admitted, now=now)
         )

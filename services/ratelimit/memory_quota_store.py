@@ -86,18 +86,19 @@ class MemoryQuotaStore:
         self._counters: _ExpiringMap[CounterKey, int] = _ExpiringMap()
         self._reservations: _ExpiringMap[str, _Record] = _ExpiringMap()
         self._overrides: _ExpiringMap[str, Override] = _ExpiringMap()
+        self._overrides_version = 0
 
     async def admit(self, reservation: Reservation, now: float) -> Admission:
         self._sweep(now)
         counts = tuple(self._count(charge.counter, now) for charge in reservation.charges)
         charges = zip(reservation.charges, counts, strict=True)
         if not all(admits(count, charge.amount, charge.limit) for charge, count in charges):
-            return Admission(admitted=False, counts=counts)
+            return Admission(False, counts, self._overrides_version)
         for charge, count in zip(reservation.charges, counts, strict=True):
             window_end = charge.counter.window.end
             self._counters.put(charge.counter, count + charge.amount, window_end)
         self._reservations.put(reservation.id, _Record(reservation), reservation.expire_time)
-        return Admission(admitted=True, counts=counts)
+        return Admission(True, counts, self._overrides_version)
 
     async def counts(self, counters: Sequence[CounterKey], now: float) -> list[int]:
         self._sweep(now)
@@ -131,6 +132,7 @@ class MemoryQuotaStore:
         self._sweep(now)
         expire_time = _NEVER if override.expire_time is None else override.expire_time
         self._overrides.put(override.subject, override, expire_time)
+        self._overrides_version += 1
 
     async def overrides(self, subjects: Sequence[str], now: float) -> list[Override | None]:
         self._sweep(now)
@@ -138,6 +140,7 @@ class MemoryQuotaStore:
 
     async def delete_override(self, subject: str, now: float) -> bool:
         self._sweep(now)
+        self._overrides_version += 1
         return self._overrides.pop(subject, now) is not None
 
     def _count(self, counter: CounterKey, now: float) -> int:

@@ -1,11 +1,16 @@
-"""A short-lived, in-process cache of overrides, so a quota check is one Redis round trip.
+"""An in-process cache of overrides, so a quota check is one Redis round trip.
 
 Overrides are admin data that changes rarely, yet every check needs its subjects' overrides
 before it can name its limits. Reading them from Redis would double the round trips of the hot
-path; this cache keeps each subject's answer, including "no override", for `ttl` seconds.
-A replica that sets or deletes an override forgets its own entry at once; other replicas see
-the change within `ttl` (`RATELIMIT_OVERRIDE_CACHE_SECONDS`, 1 s by default; 0 turns the cache
-off). Expiry of an override itself is exact: a cached override is checked against `now`.
+path; this cache keeps each subject's answer, including "no override", for up to `ttl` seconds.
+
+Changes reach every replica quickly without a second round trip: the store counts every change
+of any override in a version number that each admission reads in the same script, and the
+cache forgets everything when it sees the version move. So a replica that sets or deletes an
+override applies it at once, and any other replica from the check after its next one; `ttl`
+(`RATELIMIT_OVERRIDE_CACHE_SECONDS`, 10 s by default; 0 turns the cache off) only bounds
+staleness should that signal be missed. Expiry of an override itself is exact: a cached
+override is checked against `now`.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class OverrideCache:
         self._ttl = ttl
         self._clock = clock
         self._entries: dict[str, tuple[float, Override | None]] = {}
+        self._version: int | None = None
 
     async def overrides(self, subjects: Sequence[str], now: float) -> list[Override | None]:
         if self._ttl <= 0:
@@ -42,6 +48,12 @@ class OverrideCache:
 
     def forget(self, subject: str) -> None:
         self._entries.pop(subject, None)
+
+    def observe(self, version: int) -> None:
+        """The store's overrides version, as read by an admission: a move empties the cache."""
+        if version != self._version:
+            self._entries.clear()
+            self._version = version
 
     def _remember(self, subjects: Sequence[str], overrides: Sequence[Override | None]) -> None:
         if len(self._entries) + len(subjects) > MAX_ENTRIES:

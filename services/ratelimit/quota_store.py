@@ -50,6 +50,8 @@ class Admission:
 
     admitted: bool
     counts: tuple[int, ...]
+    overrides_version: int = 0
+    """Changes whenever any subject's override changes; 0 where every read is fresh anyway."""
 
 
 class ReservationState(enum.Enum):

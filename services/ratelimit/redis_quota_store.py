@@ -13,6 +13,7 @@ exactly those matching `{prefix}q|{subject}|*`):
     {prefix}q|{subject}|{model}|{rpd|rpm|tpm}|{window start}   a counter (model empty: all models)
     {prefix}r|{reservation id}                                  a reservation (hash)
     {prefix}o|{subject}                                         an override (JSON)
+    {prefix}ov                                                  overrides version (INCR on change)
 
 The scripts read counter keys named inside a reservation and the keys carry no hash tags, so the
 layout suits one Redis (or a primary with replicas), not Redis Cluster. Connection failures and
@@ -80,6 +81,7 @@ if admitted == 1 then
              'expire', ARGV[3])
   redis.call('EXPIRE', reservation, ARGV[4])
 end
+table.insert(counts, 1, tonumber(redis.call('GET', KEYS[#charges + 2]) or '0'))
 table.insert(counts, 1, admitted)
 return counts
 """
@@ -126,6 +128,7 @@ class RedisQuotaStore:
     def __init__(self, client: aioredis.Redis, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> None:
         self._client = client
         self._prefix = key_prefix
+        self._version_key = f"{key_prefix}ov"
         self._batch = RedisBatcher(client, scripts=(_ADMIT, _SETTLE))
 
     async def admit(self, reservation: Reservation, now: float) -> Admission:
@@ -150,9 +153,10 @@ class RedisQuotaStore:
         ]
         with _backend_errors():
             reply = await self._batch.eval(
-                _ADMIT, [*keys, self._reservation_key(reservation.id)], args
+                _ADMIT, [*keys, self._reservation_key(reservation.id), self._version_key], args
             )
-        return Admission(admitted=reply[0] == 1, counts=tuple(int(count) for count in reply[1:]))
+        counts = tuple(int(count) for count in reply[2:])
+        return Admission(admitted=reply[0] == 1, counts=counts, overrides_version=int(reply[1]))
 
     async def counts(self, counters: Sequence[CounterKey], now: float) -> list[int]:
         if not counters:
@@ -200,7 +204,10 @@ class RedisQuotaStore:
         expire = None if override.expire_time is None else _seconds(override.expire_time - now)
         payload = json.dumps(dataclasses.asdict(override))
         with _backend_errors():
-            await self._client.set(self._override_key(override.subject), payload, ex=expire)
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.set(self._override_key(override.subject), payload, ex=expire)
+                pipe.incr(self._version_key)
+                await pipe.execute()
 
     async def overrides(self, subjects: Sequence[str], now: float) -> list[Override | None]:
         # Through the batcher: cache misses on the hot path share round trips with the scripts.
@@ -210,7 +217,10 @@ class RedisQuotaStore:
 
     async def delete_override(self, subject: str, now: float) -> bool:
         with _backend_errors():
-            value = await self._client.getdel(self._override_key(subject))
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.getdel(self._override_key(subject))
+                pipe.incr(self._version_key)
+                value, _ = await pipe.execute()
         return _live_override(value, now) is not None
 
     def _counter_key(self, counter: CounterKey) -> str:

@@ -40,8 +40,9 @@ class RateLimitSettings(ServiceSettings):
     # Tier quotas.
     tiers_file: Path = DEFAULT_TIERS_FILE
     reservation_ttl_seconds: int = Field(default=600, ge=1)
-    # How long a replica trusts its cached view of overrides set through other replicas.
-    override_cache_seconds: float = Field(default=1.0, ge=0)
+    # The longest a replica may use a cached override after a change it missed (see
+    # override_cache.py: changes normally apply on every replica within two checks).
+    override_cache_seconds: float = Field(default=10.0, ge=0)
 
     # Envoy's rate-limit protocol; empty directory: ShouldRateLimit answers that no
     # configuration is loaded.
