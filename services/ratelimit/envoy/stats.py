@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -60,6 +61,7 @@ class EnvoyStats:
         self._max = max_label_values
         self._keys: set[str] = set()
         self._domains: set[str] = set()
+        self._children: dict[tuple[str, RuleStat], Any] = {}
         self._rule_hits = Counter(
             "ratelimit_envoy_rule_hits",
             "Hits per Envoy rate-limit stats key, by reference stat name.",
@@ -88,9 +90,18 @@ class EnvoyStats:
         return Counter(f"ratelimit_envoy_{name}", documentation, registry=self.registry)
 
     def add_hits(self, stats_key: str, stat: RuleStat, amount: int) -> None:
-        """Add to a per-key stat; like the reference, a zero amount still creates the series."""
-        label = self._bounded(self._keys, sanitize_stats_key(stats_key))
-        self._rule_hits.labels(key=label, stat=stat.value).inc(amount)
+        """Add to a per-key stat; like the reference, a zero amount still creates the series.
+
+        The labelled child is looked up once per key and stat (this runs for every descriptor
+        of every request), in a cache bounded like the labels themselves.
+        """
+        child = self._children.get((stats_key, stat))
+        if child is None:
+            label = self._bounded(self._keys, sanitize_stats_key(stats_key))
+            child = self._rule_hits.labels(key=label, stat=stat.value)
+            if len(self._children) < self._max * len(RuleStat):
+                self._children[(stats_key, stat)] = child
+        child.inc(amount)
 
     def domain_not_found(self, domain: str, count: int = 1) -> None:
         self._domain_not_found.labels(domain=self._bounded(self._domains, domain)).inc(count)
