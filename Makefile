@@ -84,9 +84,9 @@ bench-ratelimit: $(INSTALLED)
 
 # Re-pin every dependency (needs PyPI); commit both lock files with the reason in the message.
 lock: $(INSTALLED)
-	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
 	  --generate-hashes -o requirements.lock pyproject.toml
-	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+	$(VENV)/bin/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
 	  --generate-hashes --extra dev -o requirements-dev.lock pyproject.toml
 
 clean:
