@@ -62,12 +62,22 @@ class Readiness:
 
 
 async def watch_dependency(readiness: Readiness, name: str, probe: Probe, interval: float) -> None:
-    """Probe `name` forever (until cancelled), publishing each change of its state."""
+    """Probe `name` forever (until cancelled), publishing each change of its state.
+
+    A probe may swallow the cancellation meant for this loop: on Python 3.11 `asyncio.wait_for`
+    (which redis-py wraps around every socket write) returns the result instead of raising
+    `CancelledError` when the cancel lands as the write completes (CPython gh-86296, fixed in
+    3.12). The request is still counted by `Task.cancelling()`, so it is honoured after each probe;
+    without this the loop went on probing forever and the shutdown awaiting it never finished.
+    """
+    task = asyncio.current_task()
     while True:
         try:
             up = await probe()
         except Exception:
             up = False
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
         if up != (name not in readiness.down()):
             await readiness.set(name, up)
         await asyncio.sleep(interval)

@@ -7,16 +7,18 @@ the port, so tests bind port 0 and talk to a real in-process server. `run` adds 
 concerns: logging, the metrics endpoint, signals, and the shutdown order
 
     SIGTERM -> health NOT_SERVING -> stop accepting calls, drain in-flight ones (grace)
-            -> stop the app's resources -> flush telemetry -> exit 0.
+            -> stop the dependency probes -> stop the app's resources -> flush telemetry -> exit 0.
+
+Shutdown is bounded: `svckit.shutdown` explains how and why. The dependency probes are stopped
+with their own short bound (`PROBE_STOP_TIMEOUT`), so one stuck probe still lets the app's
+resources be released.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -32,6 +34,7 @@ from svckit.interceptors import ServerCallInterceptor
 from svckit.logs import configure_logging
 from svckit.metrics import RpcMetrics, serve_metrics
 from svckit.settings import ServiceSettings
+from svckit.shutdown import SHUTDOWN_MARGIN_SECONDS, ShutdownWatchdog, describe_task
 from svckit.telemetry import (
     create_tracer_provider,
     exporting,
@@ -41,6 +44,9 @@ from svckit.telemetry import (
 )
 
 log = logging.getLogger("svckit.server")
+
+PROBE_STOP_TIMEOUT = 2.0
+"""Seconds the cancelled dependency probes get to finish before shutdown goes on without them."""
 
 
 @dataclass(frozen=True)
@@ -89,13 +95,23 @@ class GrpcServer:
         """Refuse new calls, let in-flight ones finish within `grace`, release resources."""
         await self.readiness.shutdown()
         await self.server.stop(grace)
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._stop_probes()
         for hook in self.app.on_stop:
             await hook()
+
+    async def _stop_probes(self) -> None:
+        """Cancel the dependency probes; wait for them, but not for ever."""
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=PROBE_STOP_TIMEOUT)
+        if pending:
+            log.error(
+                "dependency probes did not stop; shutting down without them",
+                extra={"pending": [describe_task(task) for task in pending]},
+            )
 
 
 def create_server(
@@ -126,9 +142,17 @@ def create_server(
 
 
 async def run(
-    app: ServiceApp, settings: ServiceSettings, environ: Mapping[str, str] = os.environ
+    app: ServiceApp,
+    settings: ServiceSettings,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    stop_margin: float = SHUTDOWN_MARGIN_SECONDS,
 ) -> None:
-    """Serve `app` until SIGTERM or SIGINT, then shut down in order."""
+    """Serve `app` until SIGTERM or SIGINT, then shut down in order, within a deadline.
+
+    The process exits `HUNG_SHUTDOWN_EXIT_CODE` if it is still alive `shutdown_grace_seconds +
+    stop_margin` seconds after the signal, and at once on a second signal (see the module doc).
+    """
     configure_logging(app.name, settings.log_level)
     provider = None
     if tracing_enabled(environ) and exporting(environ):
@@ -138,22 +162,32 @@ async def run(
     server = create_server(
         app, address=f"{settings.grpc_host}:{settings.grpc_port}", tracer_provider=provider
     )
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    deadline = settings.shutdown_grace_seconds + stop_margin
+    watchdog = ShutdownWatchdog(loop, deadline)
+    watchdog.install()
     await server.start()
     log.info(
         "serving",
         extra={"grpc_port": server.port, "metrics_port": metrics_port},
     )
-    await stop.wait()
-    log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+    await watchdog.requested.wait()
+    log.info(
+        "shutting down",
+        extra={"grace_seconds": settings.shutdown_grace_seconds, "deadline_seconds": deadline},
+    )
     await server.stop(settings.shutdown_grace_seconds)
     metrics_server.shutdown()
+    metrics_server.server_close()
     if provider is not None:
         provider.shutdown()
     log.info("stopped")
 
 
-__all__ = ["GrpcServer", "Registration", "ServiceApp", "create_server", "run"]
+__all__ = [
+    "GrpcServer",
+    "Registration",
+    "ServiceApp",
+    "create_server",
+    "run",
+]

@@ -2,15 +2,22 @@
 
 Tests that only need counters use the shared server from `tests/conftest.py`; tests that kill
 Redis, pause it or restart it get their own so they never disturb anybody else.
+
+Child processes of the tests must never outlive them: `reap` ends one within a bounded time
+(SIGKILL when asked, or when the polite signal was not enough), and every child started through
+`track` that is still running when the interpreter exits (an interrupted run) is killed then.
 """
 
 from __future__ import annotations
 
+import atexit
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.conftest import missing_backend
@@ -20,6 +27,62 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+KILL_TIMEOUT = 10.0
+"""Seconds a SIGKILLed child gets to be reaped; only an unkillable process takes that long."""
+
+_running: set[subprocess.Popen[bytes]] = set()
+
+
+def track(process: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    """Remember `process` so that it is killed at exit if nothing reaped it before."""
+    _running.add(process)
+    return process
+
+
+@dataclass(frozen=True)
+class Reaped:
+    """How a child ended: its exit status, and whether it had to be killed."""
+
+    returncode: int | None
+    killed: bool
+
+    def describe(self, sent: str = "SIGTERM", timeout: float = 0) -> str:
+        if self.returncode is None:
+            return f"could not be reaped even {KILL_TIMEOUT:g}s after SIGKILL"
+        if self.killed:
+            return f"did not exit within {timeout:g}s of {sent}: killed with SIGKILL"
+        return f"exited {self.returncode}"
+
+
+def reap(
+    process: subprocess.Popen[bytes],
+    sig: signal.Signals | None = signal.SIGTERM,
+    timeout: float = 0,
+) -> Reaped:
+    """Send `sig` (None: nothing), wait up to `timeout` s, then SIGKILL; always bounded."""
+    killed = False
+    try:
+        if process.poll() is None:
+            if sig is not None:
+                process.send_signal(sig)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                killed = True
+                process.kill()
+                process.wait(timeout=KILL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return Reaped(None, killed)
+    _running.discard(process)
+    return Reaped(process.returncode, killed)
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for process in list(_running):
+        reap(process, sig=None)
 
 
 class RedisServer:
@@ -41,15 +104,25 @@ class RedisServer:
     def start(self) -> None:
         args = [self._binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         args += ["--appendonly", "no", "--dir", str(self._workdir)]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-        self._wait_until(lambda: self._answers(), "redis-server did not start")
+        self._process = track(subprocess.Popen(args, stdout=subprocess.DEVNULL))
+        try:
+            self._wait_until(lambda: self._answers(), "redis-server did not start")
+        except BaseException:
+            self.close()
+            raise
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait(timeout=10)
-            self._process = None
+        """Kill Redis abruptly (as an outage does) and wait until the port stops answering."""
+        self.close()
         self._wait_until(lambda: not self._answers(), "redis-server did not stop")
+
+    def close(self) -> None:
+        """Kill and reap the process if it runs; safe to call at any time, again and again."""
+        process, self._process = self._process, None
+        if process is not None:
+            outcome = reap(process, sig=None)
+            if outcome.returncode is None:
+                raise RuntimeError(f"redis-server {process.pid} {outcome.describe()}")
 
     def _answers(self) -> bool:
         try:

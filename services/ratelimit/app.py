@@ -13,7 +13,6 @@ working), ShouldRateLimit answers FAILED_PRECONDITION until a valid config arriv
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -180,6 +179,8 @@ def build(
 class _Lifecycle:
     """Starts the config watcher; closes it and the Redis pools on the way out."""
 
+    WATCHER_STOP_TIMEOUT = 5.0
+
     def __init__(self, reloader: ConfigReloader | None, clients: list[aioredis.Redis]) -> None:
         self._reloader = reloader
         self._clients = clients
@@ -194,10 +195,17 @@ class _Lifecycle:
         self._watcher = asyncio.create_task(self._reloader.watch(self._stop))
 
     async def stop(self) -> None:
-        self._stop.set()
+        """Stop the watcher, then close every client, even when one of them fails."""
+        self._stop.set()  # the watcher's thread sees this within one poll step and returns
         if self._watcher is not None:
             self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+            done, _ = await asyncio.wait([self._watcher], timeout=self.WATCHER_STOP_TIMEOUT)
+            if not done:
+                log.error("the Envoy config watcher did not stop; closing without it")
+            elif not self._watcher.cancelled() and self._watcher.exception() is not None:
+                log.error("the Envoy config watcher had failed", exc_info=self._watcher.exception())
         for client in self._clients:
-            await client.aclose()
+            try:
+                await client.aclose()
+            except Exception:  # one Redis gone (or closing badly) must not keep the other open
+                log.warning("closing a Redis client failed", exc_info=True)

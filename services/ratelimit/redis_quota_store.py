@@ -239,8 +239,11 @@ def _backend_errors() -> Iterator[None]:
     """Turns Redis being unreachable or slow into the service's UNAVAILABLE error."""
     try:
         yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
-        # The cause stays in the log (it may name hosts); the caller gets the generic message.
+    except (redis.exceptions.RedisError, OSError) as exc:
+        # Unreachable or slow is the usual case; any other Redis failure (a read-only replica, a
+        # Redis still loading after a restart) also means the store cannot answer now, so it
+        # takes the failure mode rather than INTERNAL. The cause stays in the log (it may name
+        # hosts); the caller gets the generic message.
         log.warning("quota store call failed: %s: %s", type(exc).__name__, exc)
         raise BackendUnavailable("the quota store (Redis) is unavailable") from exc
 

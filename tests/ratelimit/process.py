@@ -1,4 +1,11 @@
-"""Run `python -m services.ratelimit` as a real process, as its container does, for tests."""
+"""Run `python -m services.ratelimit` as a real process, as its container does, for tests.
+
+A process never outlives its test. `stop()` sends SIGTERM and waits `STOP_TIMEOUT` seconds,
+longer than the service's own shutdown deadline, then SIGKILLs and reaps it. `stop_all()` stops
+every process of a test (all of them, even when one misbehaves) and then fails the test if any
+of them did not exit 0 on its own: a shutdown that hangs, or that only ended through the
+service's watchdog, is a bug and must not pass silently.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +14,22 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.redis_server import free_port
+from tests.redis_server import Reaped, free_port, reap, track
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVING = health_pb2.HealthCheckResponse.SERVING
+
+STOP_TIMEOUT = 25.0
+"""Seconds after SIGTERM before the harness kills a service: its own deadline is 10 + 5 s."""
+
+LOG_TAIL_LINES = 40
 
 
 class ServiceProcess:
@@ -42,12 +55,14 @@ class ServiceProcess:
 
     def start(self) -> None:
         with self._log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.ratelimit"],
-                env=self._env,
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+            self.process = track(
+                subprocess.Popen(
+                    [sys.executable, "-m", "services.ratelimit"],
+                    env=self._env,
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
         self.wait_for_health(SERVING)
 
@@ -79,11 +94,50 @@ class ServiceProcess:
         assert self.process is not None
         return self.process.wait(timeout=timeout)
 
-    def stop(self) -> int:
-        if self.process is None or self.process.poll() is not None:
-            return self.process.returncode if self.process else 0
-        self.terminate()
-        return self.wait()
+    def stop(self, timeout: float = STOP_TIMEOUT) -> Reaped:
+        """SIGTERM, wait up to `timeout` s, then SIGKILL; the process is reaped on return."""
+        if self.process is None:
+            return Reaped(0, killed=False)
+        return reap(self.process, signal.SIGTERM, timeout)
 
     def log(self) -> str:
         return self._log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            return "\n".join(self.log().splitlines()[-lines:])
+        except OSError as exc:
+            return f"(no log: {exc})"
+
+
+def stop_all(services: Iterable[ServiceProcess], timeout: float = STOP_TIMEOUT) -> None:
+    """Stop every service (SIGTERM to all at once), reap them all, then fail on a bad exit."""
+    services = list(services)
+    already = {
+        id(s): s.process.returncode
+        for s in services
+        if s.process is not None and s.process.poll() is not None
+    }
+    for service in services:
+        if service.process is not None and service.process.poll() is None:
+            service.process.send_signal(signal.SIGTERM)  # once: a second one forces the exit
+    deadline = time.monotonic() + timeout
+    problems = []
+    for service in services:
+        if service.process is None:
+            continue
+        outcome = reap(service.process, None, max(0.0, deadline - time.monotonic()))
+        if outcome.returncode == 0 and not outcome.killed:
+            continue
+        pid = service.process.pid if service.process else None
+        when = "before the test stopped it" if id(service) in already else "after SIGTERM"
+        if outcome.killed or outcome.returncode is None:
+            what = outcome.describe("SIGTERM", timeout) + " (a hung shutdown)"
+        else:
+            what = f"exited {outcome.returncode} {when}"
+        problems.append(f"service pid {pid} {what}; last log lines:\n{service.log_tail()}")
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+__all__ = ["STOP_TIMEOUT", "ServiceProcess", "stop_all"]

@@ -11,7 +11,7 @@ import asyncio
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2
 from switchboard.ratelimit.v1 import ratelimit_service_pb2 as pb
 from switchboard.ratelimit.v1 import ratelimit_service_pb2_grpc as pb_grpc
 
-from tests.ratelimit.process import ServiceProcess
+from tests.ratelimit.process import ServiceProcess, stop_all
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -69,10 +69,12 @@ def _env(config_dir: Path, redis_url: str, key_prefix: str, **extra: str) -> dic
 
 @pytest.fixture
 def services(tmp_path: Path) -> Iterator[list[ServiceProcess]]:
+    """The test's service processes; all reaped at teardown, which fails on a bad shutdown."""
     started: list[ServiceProcess] = []
-    yield started
-    for service in started:
-        service.stop()
+    try:
+        yield started
+    finally:
+        stop_all(started)
 
 
 def _start(services: list[ServiceProcess], tmp_path: Path, env: dict[str, str]) -> ServiceProcess:
@@ -83,11 +85,13 @@ def _start(services: list[ServiceProcess], tmp_path: Path, env: dict[str, str]) 
 
 
 @pytest.fixture
-async def private_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path)
     server.start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 def _check(subject: str, tier: str, tokens: int = 0) -> pb.CheckQuotaRequest:
