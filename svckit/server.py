@@ -135,7 +135,10 @@ def create_server(
     reflection.enable_server_reflection(
         [*names, "grpc.health.v1.Health", reflection.SERVICE_NAME], server
     )
-    port = server.add_insecure_port(address)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:  # grpc's way of saying the address is taken or invalid
+        raise OSError(f"could not bind {address}") from exc
     if port == 0:
         raise OSError(f"could not bind {address}")
     return GrpcServer(server=server, port=port, readiness=Readiness(health, names), app=app)

@@ -20,7 +20,11 @@ def main() -> int:
     except (SettingsError, TiersFileError) as exc:
         print(f"ratelimit: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(run(service.app, settings))
+    try:
+        asyncio.run(run(service.app, settings))
+    except OSError as exc:  # a port is taken: say so in one line, not a traceback
+        print(f"ratelimit: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

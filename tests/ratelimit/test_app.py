@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import grpc
@@ -131,3 +135,38 @@ async def test_per_second_redis_gets_its_own_client_and_probe(
         assert await probe()
     for client in service.redis_clients:
         await client.aclose()
+
+
+def test_a_taken_port_is_one_clear_line_and_exit_one(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "RATELIMIT_GRPC_HOST": "127.0.0.1", "RATELIMIT_GRPC_PORT": str(port)}
+        env["RATELIMIT_METRICS_PORT"] = "0"
+        done = subprocess.run(
+            [sys.executable, "-m", "services.ratelimit"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert f"ratelimit: could not bind 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_settings_are_listed_and_exit_two() -> None:
+    env = {**os.environ, "RATELIMIT_GRPC_PORT": "x", "RATELIMIT_FAILURE_MODE": "maybe"}
+    done = subprocess.run(
+        [sys.executable, "-m", "services.ratelimit"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "RATELIMIT_GRPC_PORT" in done.stderr
+    assert "RATELIMIT_FAILURE_MODE" in done.stderr
