@@ -11,7 +11,7 @@ import asyncio
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -100,26 +100,39 @@ def _check(subject: str, tier: str, tokens: int = 0) -> pb.CheckQuotaRequest:
     )
 
 
-def _wait_for_fresh_minute(margin: float = 20.0) -> None:
-    """Token limits count per minute: start with enough of the minute left to finish in it."""
-    left = 60 - time.time() % 60
+def _wait_for_fresh_window(length: int, margin: float = 20.0) -> None:
+    """Limits count in fixed windows: start with enough of the window left to finish in it."""
+    left = length - time.time() % length
     if left < margin:
         time.sleep(left + 0.05)
 
 
-async def test_two_replicas_admit_exactly_the_request_limit(
+@pytest.fixture
+async def replica_stubs(
     config_dir: Path,
     redis_url: str,
     key_prefix: str,
     redis_client: aioredis.Redis,
     services: list[ServiceProcess],
     tmp_path: Path,
-) -> None:
+) -> AsyncIterator[list[pb_grpc.RateLimitServiceStub]]:
+    """Two service processes sharing the test's Redis (and key prefix), one stub each."""
     env = _env(config_dir, redis_url, key_prefix)
     replicas = [_start(services, tmp_path, env) for _ in range(2)]
     channels = [grpc.aio.insecure_channel(r.address) for r in replicas]
-    stubs = [pb_grpc.RateLimitServiceStub(c) for c in channels]
+    try:
+        yield [pb_grpc.RateLimitServiceStub(c) for c in channels]
+    finally:
+        for channel in channels:
+            await channel.close()
+
+
+async def test_two_replicas_admit_exactly_the_request_limit(
+    replica_stubs: list[pb_grpc.RateLimitServiceStub],
+) -> None:
+    stubs = replica_stubs
     subject = f"keys/{uuid.uuid4().hex}"
+    _wait_for_fresh_window(86_400)
 
     async def caller(index: int) -> int:
         admitted = 0
@@ -131,26 +144,16 @@ async def test_two_replicas_admit_exactly_the_request_limit(
 
     results = await asyncio.gather(*(caller(i) for i in range(200)))
     usage = await stubs[0].GetUsage(pb.GetUsageRequest(subject=subject, tier="exact"))
-    for channel in channels:
-        await channel.close()
     assert sum(results) == 500
     assert [(u.limit, u.remaining) for u in usage.limits] == [(500, 0)]
 
 
 async def test_two_replicas_admit_exactly_the_token_limit_with_commits(
-    config_dir: Path,
-    redis_url: str,
-    key_prefix: str,
-    redis_client: aioredis.Redis,
-    services: list[ServiceProcess],
-    tmp_path: Path,
+    replica_stubs: list[pb_grpc.RateLimitServiceStub],
 ) -> None:
-    env = _env(config_dir, redis_url, key_prefix)
-    replicas = [_start(services, tmp_path, env) for _ in range(2)]
-    channels = [grpc.aio.insecure_channel(r.address) for r in replicas]
-    stubs = [pb_grpc.RateLimitServiceStub(c) for c in channels]
+    stubs = replica_stubs
     subject = f"tenants/{uuid.uuid4().hex}"
-    _wait_for_fresh_minute()
+    _wait_for_fresh_window(60)
 
     async def caller(index: int) -> int:
         admitted = 0
@@ -170,8 +173,6 @@ async def test_two_replicas_admit_exactly_the_token_limit_with_commits(
 
     results = await asyncio.gather(*(caller(i) for i in range(200)))
     usage = await stubs[1].GetUsage(pb.GetUsageRequest(subject=subject, tier="tokens"))
-    for channel in channels:
-        await channel.close()
     assert sum(results) == 500
     assert [(u.limit, u.remaining) for u in usage.limits] == [(50000, 0)]
 
