@@ -137,20 +137,27 @@ async def test_per_second_redis_gets_its_own_client_and_probe(
         await client.aclose()
 
 
-def test_a_taken_port_is_one_clear_line_and_exit_one(tmp_path: Path) -> None:
+def _run_service(**env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m services.ratelimit` with extra variables, expected to exit by itself."""
+    return subprocess.run(
+        [sys.executable, "-m", "services.ratelimit"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_taken_port_is_one_clear_line_and_exit_one() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {**os.environ, "RATELIMIT_GRPC_HOST": "127.0.0.1", "RATELIMIT_GRPC_PORT": str(port)}
-        env["RATELIMIT_METRICS_PORT"] = "0"
-        done = subprocess.run(
-            [sys.executable, "-m", "services.ratelimit"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
+        done = _run_service(
+            RATELIMIT_GRPC_HOST="127.0.0.1",
+            RATELIMIT_GRPC_PORT=str(port),
+            RATELIMIT_METRICS_PORT="0",
         )
     assert done.returncode == 1
     assert f"ratelimit: could not bind 127.0.0.1:{port}" in done.stderr
@@ -158,15 +165,7 @@ def test_a_taken_port_is_one_clear_line_and_exit_one(tmp_path: Path) -> None:
 
 
 def test_bad_settings_are_listed_and_exit_two() -> None:
-    env = {**os.environ, "RATELIMIT_GRPC_PORT": "x", "RATELIMIT_FAILURE_MODE": "maybe"}
-    done = subprocess.run(
-        [sys.executable, "-m", "services.ratelimit"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _run_service(RATELIMIT_GRPC_PORT="x", RATELIMIT_FAILURE_MODE="maybe")
     assert done.returncode == 2
     assert "RATELIMIT_GRPC_PORT" in done.stderr
     assert "RATELIMIT_FAILURE_MODE" in done.stderr
