@@ -3,6 +3,7 @@ draw, request builders, and one view over both counter stores' real state."""
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -93,20 +94,20 @@ class CountingStore:
         return await self.inner.increment(increments)
 
 
-class StoreView:
+class StoreView(abc.ABC):
     """A counter store plus read access to its real state (keys without the store prefix)."""
 
     kind: str
     store: CounterStore
 
-    async def value(self, key: str) -> int | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def value(self, key: str) -> int | None: ...
 
-    async def ttl(self, key: str) -> int | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def ttl(self, key: str) -> int | None: ...
 
-    async def keys(self) -> set[str]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def keys(self) -> set[str]: ...
 
     async def seed(self, key: str, count: int, ttl: int = 86_400) -> None:
         """Bring a counter to `count` through the store itself, as earlier requests would."""
