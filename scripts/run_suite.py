@@ -42,7 +42,11 @@ SUITE = (
 
 def _start(service: Service) -> subprocess.Popen[bytes]:
     env = {**os.environ, **service.env}
-    return subprocess.Popen([sys.executable, "-m", service.module], env=env, cwd=ROOT)
+    # A session of its own: a terminal Ctrl-C reaches only this runner, which then sends each
+    # service exactly one SIGTERM (a second signal would make a service skip its drain).
+    return subprocess.Popen(
+        [sys.executable, "-m", service.module], env=env, cwd=ROOT, start_new_session=True
+    )
 
 
 def _banner() -> str:
