@@ -29,12 +29,17 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)
 
 
+def _port(variable: str, default: int) -> int:
+    """The service's own port variable wins, so the runner waits on and prints the real one."""
+    return int(os.environ.get(variable, default))
+
+
 SUITE = (
     Service(
         "ratelimit",
         "services.ratelimit",
-        50051,
-        9051,
+        _port("RATELIMIT_GRPC_PORT", 50051),
+        _port("RATELIMIT_METRICS_PORT", 9051),
         {"RATELIMIT_ENVOY_CONFIG_DIR": str(ROOT / "config" / "ratelimit" / "envoy")},
     ),
 )

@@ -1,0 +1,63 @@
+"""`make run`'s runner, as a person uses it: start, see the banner, call a service, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.redis_server import free_port, reap
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_suite_starts_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    grpc_port, metrics_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "RATELIMIT_GRPC_PORT": str(grpc_port),
+        "RATELIMIT_METRICS_PORT": str(metrics_port),
+    }
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "scripts.run_suite"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal gives it
+        )
+    try:
+        _wait_for(lambda: "Ctrl-C stops everything." in log.read_text(errors="replace"))
+        banner = log.read_text(errors="replace")
+        assert f"gRPC 127.0.0.1:{grpc_port}" in banner
+        client = [sys.executable, "-m", "services.ratelimit.client"]
+        check = subprocess.run(
+            [*client, "--address", f"127.0.0.1:{grpc_port}", "check", "keys/demo", "free"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert json.loads(check.stdout)["allowed"] is True
+        os.killpg(runner.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        code = runner.wait(timeout=30)
+    finally:
+        reap(runner, timeout=5)
+    output = log.read_text(errors="replace")
+    assert code == 0, output
+    assert output.count('"message": "stopped"') == 1, output
+
+
+def _wait_for(condition: Callable[[], bool], within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "the suite did not start"
+        time.sleep(0.1)
