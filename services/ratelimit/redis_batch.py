@@ -1,10 +1,11 @@
-"""Commands from concurrent calls, sent to Redis together: one pipeline per event-loop turn.
+"""Commands from concurrent calls, sent to Redis together in one write.
 
 Each rate-limit decision is one or two Redis commands, and with redis-py most of a command's
 cost is client-side bookkeeping per round trip (taking a pooled connection, timeouts, a write
-and a read). `RedisBatcher` keeps at most `max_in_flight` pipelines on the way to Redis; the
-commands submitted meanwhile wait and leave together in the next one: one connection, one
-write, one read of all replies. There is no timer: a lone call goes out on the next turn of
+and a read). `RedisBatcher` keeps at most `max_in_flight` batches on the way to Redis (one by
+default: measured best here, with no loss of latency at moderate load); the commands submitted
+meanwhile wait and leave together in the next one: one connection, one write, one read of all
+replies. There is no timer: a lone call goes out on the next turn of
 the event loop, and under load each batch holds what arrived during the previous round trip,
 so batches grow with the load. Each command stays atomic on its own (a Lua script runs alone
 in Redis either way), so batching changes no decision.
@@ -42,7 +43,7 @@ class RedisBatcher:
     """Sends the commands of concurrent callers to `client` in shared pipelines."""
 
     def __init__(
-        self, client: aioredis.Redis, scripts: Sequence[str] = (), *, max_in_flight: int = 2
+        self, client: aioredis.Redis, scripts: Sequence[str] = (), *, max_in_flight: int = 1
     ) -> None:
         self._client = client
         self._scripts = {script_sha(source): source for source in scripts}
