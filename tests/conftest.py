@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis
@@ -42,16 +42,19 @@ def key_prefix() -> str:
 
 
 @pytest.fixture
-def redis_available(redis_url: str) -> str:
-    """The Redis URL, once a server there answered (a synchronous check, for sync fixtures)."""
+def redis_available(redis_url: str, key_prefix: str) -> Iterator[str]:
+    """The Redis URL once a server there answered (a synchronous check, for sync fixtures);
+    the test's keys (under `key_prefix`) are deleted afterwards."""
     client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     try:
         client.ping()
     except (OSError, redis.RedisError) as exc:
-        missing_backend(f"no Redis at {redis_url}: {exc}")
-    finally:
         client.close()
-    return redis_url
+        missing_backend(f"no Redis at {redis_url}: {exc}")
+    yield redis_url
+    for key in client.scan_iter(match=f"{key_prefix}*", count=500):
+        client.delete(key)
+    client.close()
 
 
 @pytest.fixture
