@@ -49,7 +49,7 @@ CALL_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True)
 class LoadSpec:
-    target: str  # "noop", "check_quota" or "should_rate_limit"
+    target: str  # "noop", "noop_redis", "check_quota" or "should_rate_limit"
     address: str
     server_pid: int
     concurrency: int = 64
@@ -76,7 +76,7 @@ def _quota_outcome(raw: bytes) -> str:
 
 def _requests(target: str) -> tuple[str, list[bytes], Decode]:
     """The method path, the serialized requests and the response check for a target."""
-    if target in ("check_quota", "noop"):
+    if target in ("check_quota", "noop", "noop_redis"):
         requests = [
             pb.CheckQuotaRequest(
                 subjects=[pb.QuotaSubject(name=f"keys/bench-{i}", tier="bench")],
@@ -85,7 +85,7 @@ def _requests(target: str) -> tuple[str, list[bytes], Decode]:
             ).SerializeToString()
             for i in range(DISTINCT_KEYS)
         ]
-        if target == "noop":  # the same payload, never parsed on either side
+        if target in ("noop", "noop_redis"):  # the same payload, never parsed on either side
             return NOOP_METHOD, requests, lambda b: "ok"
         return CHECK_QUOTA_METHOD, requests, _quota_outcome
     if target == "should_rate_limit":

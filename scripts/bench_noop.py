@@ -9,6 +9,9 @@ here while the harness itself is being developed.
 
 The standard health service is registered (SERVING) so readiness is checked the same way for
 every target.
+
+With `--redis-url`, each call first makes one Redis round trip (`PING`, redis-py asyncio with
+hiredis, as the service uses): the ceiling of any design that asks Redis once per decision.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import signal
 from typing import Any
 
 import grpc
+import redis.asyncio as aioredis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
@@ -30,12 +34,20 @@ async def _noop(request: bytes, context: Any) -> bytes:
     return _EMPTY
 
 
+def _pinging(client: aioredis.Redis) -> Any:
+    async def ping_then_answer(request: bytes, context: Any) -> bytes:
+        await client.ping()
+        return _EMPTY
+
+    return ping_then_answer
+
+
 class _AnyUnary(grpc.GenericRpcHandler):
     """Answers every unary call outside the health service with an empty message."""
 
-    def __init__(self) -> None:
+    def __init__(self, behaviour: Any = _noop) -> None:
         # No (de)serializers: the request stays bytes and is never parsed.
-        self._handler = grpc.unary_unary_rpc_method_handler(_noop)
+        self._handler = grpc.unary_unary_rpc_method_handler(behaviour)
 
     def service(self, handler_call_details: Any) -> Any:
         method: str = handler_call_details.method
@@ -44,11 +56,12 @@ class _AnyUnary(grpc.GenericRpcHandler):
         return self._handler
 
 
-async def serve(port: int) -> None:
+async def serve(port: int, redis_url: str | None = None) -> None:
     server = grpc.aio.server()
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    server.add_generic_rpc_handlers((_AnyUnary(),))
+    client = aioredis.Redis.from_url(redis_url, max_connections=64) if redis_url else None
+    server.add_generic_rpc_handlers((_AnyUnary(_pinging(client) if client else _noop),))
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     if bound == 0:
         raise SystemExit(f"bench_noop: cannot bind 127.0.0.1:{port}")
@@ -62,13 +75,16 @@ async def serve(port: int) -> None:
     await stop.wait()
     await health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.stop(grace=1.0)
+    if client is not None:
+        await client.aclose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--redis-url", help="make one Redis round trip (PING) per call")
     args = parser.parse_args()
-    asyncio.run(serve(args.port))
+    asyncio.run(serve(args.port, args.redis_url))
 
 
 if __name__ == "__main__":

@@ -111,10 +111,13 @@ def running(server: Server, ready_timeout: float) -> Iterator[Server]:
         server.stop()
 
 
-def noop_server() -> Server:
+def noop_server(redis_url: str | None = None) -> Server:
+    """The no-op baseline; with `redis_url`, the one-Redis-round-trip ceiling."""
     port = free_port()
     argv = [sys.executable, "-m", "scripts.bench_noop", "--port", str(port)]
-    return Server("noop", argv, dict(os.environ), port)
+    if redis_url:
+        argv += ["--redis-url", redis_url]
+    return Server("noop+redis" if redis_url else "noop", argv, dict(os.environ), port)
 
 
 def ratelimit_server(workdir: Path, redis_url: str, prefix: str) -> Server:
