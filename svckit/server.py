@@ -161,7 +161,10 @@ async def run(
     if tracing_enabled(environ) and exporting(environ):
         provider = create_tracer_provider(app.name, environ)
         install_global(provider)
-    metrics_server, metrics_port = serve_metrics(app.registry, settings.metrics_port)
+    # The metrics endpoint listens where gRPC does (RATELIMIT_GRPC_HOST=127.0.0.1 keeps both local).
+    metrics_server, metrics_port = serve_metrics(
+        app.registry, settings.metrics_port, host=settings.grpc_host
+    )
     server = create_server(
         app, address=f"{settings.grpc_host}:{settings.grpc_port}", tracer_provider=provider
     )
