@@ -72,9 +72,4 @@ def configure_logging(service: str, level: str = "INFO", stream: TextIO | None =
     root.setLevel(level.upper())
 
 
-def log_fields(**fields: Any) -> dict[str, Any]:
-    """`extra=` for a log call, so structured fields read the same everywhere."""
-    return fields
-
-
-__all__ = ["RedactingJsonFormatter", "configure_logging", "log_fields", "request_id_var"]
+__all__ = ["RedactingJsonFormatter", "configure_logging", "request_id_var"]

@@ -259,14 +259,22 @@ async def test_r13_share_threshold_values_share_one_counter(
     assert await view.value("domain_files_files/*_1234") == 2
 
 
-async def test_r14_local_cache_answers_over_limit_without_the_store(
+def _with_local_cache(
     view: StoreView, stats: EnvoyStats, clock: FakeClock
-) -> None:
+) -> tuple[CountingStore, RateLimitDecider]:
+    """R14/R15's set-up: the R config, a local cache, and a store that counts its batches."""
     clock.now = 1_000_000
     counting = CountingStore(view.store)
     decider = make_decider(
         config_from(R_CONFIG), counting, stats, clock, settings=options(local_cache_max_entries=10)
     )
+    return counting, decider
+
+
+async def test_r14_local_cache_answers_over_limit_without_the_store(
+    view: StoreView, stats: EnvoyStats, clock: FakeClock
+) -> None:
+    counting, decider = _with_local_cache(view, stats, clock)
     await r04_sequence(view, decider, "key4")
     sent = len(counting.batches)
     decision = await decider.decide(request("domain", descriptor(("key4", "value4"))))
@@ -282,11 +290,7 @@ async def test_r14_local_cache_answers_over_limit_without_the_store(
 async def test_r15_local_cache_with_shadow_mode_answers_ok(
     view: StoreView, stats: EnvoyStats, clock: FakeClock
 ) -> None:
-    clock.now = 1_000_000
-    counting = CountingStore(view.store)
-    decider = make_decider(
-        config_from(R_CONFIG), counting, stats, clock, settings=options(local_cache_max_entries=10)
-    )
+    counting, decider = _with_local_cache(view, stats, clock)
     third = (await r04_sequence(view, decider, "shadow"))[2]
     assert (third.code, third.limit_remaining) == (Code.OK, 0)
     assert stats.rule_hits("domain.shadow_value4", RuleStat.SHADOW_MODE) == 1
