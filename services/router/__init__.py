@@ -1,0 +1,1 @@
+"""The router service: providers, routing, retries, circuit breakers, cache, jobs, faults."""

@@ -1,0 +1,1 @@
+"""Providers: how the router talks to each kind of LLM API."""
