@@ -47,10 +47,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.ratelimit.backend import BackendUnavailable
+from services.ratelimit.limit_plans import LimitPlan, LimitPlans
 from services.ratelimit.limits import (
     Limit,
     LimitStatus,
-    applicable_limits,
     limit_statuses,
     retry_after,
 )
@@ -141,6 +141,7 @@ class Limiter:
         self._failure_mode = failure_mode
         self._metrics = metrics
         self._overrides = OverrideCache(store, override_cache_seconds, clock)
+        self._plans = LimitPlans(tiers)
 
     async def check(
         self, subjects: Sequence[QuotaSubject], model: str, estimated_tokens: int
@@ -215,12 +216,18 @@ class Limiter:
     async def _decide(
         self, subjects: Sequence[QuotaSubject], model: str, tokens: int, now: float
     ) -> CheckResult:
-        limits = await self._limits(subjects, model, now)
+        plans = await self._plans_of(subjects, model, now)
+        if len(plans) == 1:  # the usual check: no concatenation
+            limits, counters = plans[0].limits, plans[0].counters(now)
+        else:
+            limits = tuple(limit for plan in plans for limit in plan.limits)
+            counters = tuple(counter for plan in plans for counter in plan.counters(now))
         reservation = Reservation(
             id=self._new_id(),
             tokens=tokens,
             charges=tuple(
-                Charge(limit.counter(now), limit.cost(tokens), limit.value) for limit in limits
+                Charge(counter, limit.cost(tokens), limit.value)
+                for limit, counter in zip(limits, counters, strict=True)
             ),
             expire_time=now + self._ttl,
         )
@@ -238,17 +245,23 @@ class Limiter:
             reservation_expire_time=reservation.expire_time,
         )
 
+    async def _plans_of(
+        self, subjects: Sequence[QuotaSubject], model: str, now: float
+    ) -> list[LimitPlan]:
+        names = [subject.name for subject in subjects]
+        overrides = self._overrides.cached(names, now)
+        if overrides is None:
+            overrides = await self._overrides.overrides(names, now)
+        return [
+            self._plans.plan(subject, model, override)
+            for subject, override in zip(subjects, overrides, strict=True)
+        ]
+
     async def _limits(
         self, subjects: Sequence[QuotaSubject], model: str, now: float
     ) -> list[Limit]:
-        overrides = await self._overrides.overrides([subject.name for subject in subjects], now)
-        return [
-            limit
-            for subject, override in zip(subjects, overrides, strict=True)
-            for limit in applicable_limits(
-                subject.name, self._tiers.tiers[subject.tier], override, model
-            )
-        ]
+        plans = await self._plans_of(subjects, model, now)
+        return [limit for plan in plans for limit in plan.limits]
 
     async def _settle(self, reservation_id: str, actual_tokens: int | None) -> SettledReservation:
         now = self._clock()

@@ -46,6 +46,21 @@ class OverrideCache:
             found.update(zip(missing, loaded, strict=True))
         return [_live(found[s], now) for s in subjects]
 
+    def cached(self, subjects: Sequence[str], now: float) -> list[Override | None] | None:
+        """The overrides when every subject's answer is cached and fresh, else None.
+
+        The usual case of a check, answered without a coroutine."""
+        if self._ttl <= 0:
+            return None
+        fresh_until = self._clock()
+        found: list[Override | None] = []
+        for subject in subjects:
+            entry = self._entries.get(subject)
+            if entry is None or entry[0] <= fresh_until:
+                return None
+            found.append(_live(entry[1], now))
+        return found
+
     def forget(self, subject: str) -> None:
         self._entries.pop(subject, None)
 

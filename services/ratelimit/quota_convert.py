@@ -41,7 +41,7 @@ def check_response(result: CheckResult) -> pb.CheckQuotaResponse:
     if result.reservation_id is not None:
         response.reservation_id = result.reservation_id
     if result.reservation_expire_time is not None:
-        response.reservation_expire_time.CopyFrom(_timestamp(result.reservation_expire_time))
+        _set_timestamp(response.reservation_expire_time, result.reservation_expire_time)
     return response
 
 
@@ -112,8 +112,16 @@ def _optional(message: pb.QuotaOverride, field: str) -> int | None:
 
 
 def _timestamp(seconds: float) -> Timestamp:
+    timestamp = Timestamp()
+    _set_timestamp(timestamp, seconds)
+    return timestamp
+
+
+def _set_timestamp(target: Timestamp, seconds: float) -> None:
+    """Fills a Timestamp field in place (no message built and copied: checks do this)."""
     whole = math.floor(seconds)
-    return Timestamp(seconds=whole, nanos=min(999_999_999, round((seconds - whole) * 1e9)))
+    target.seconds = whole
+    target.nanos = min(999_999_999, round((seconds - whole) * 1e9))
 
 
 def _seconds(timestamp: Timestamp) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter
 
 
@@ -21,9 +23,17 @@ class QuotaMetrics:
             ("failure_mode",),
             registry=registry,
         )
+        self._outcomes: dict[bool, Any] = {}
 
     def checked(self, allowed: bool) -> None:
-        self.checks.labels("allowed" if allowed else "refused").inc()
+        # Each outcome's child is labelled once: this runs for every check, `labels()` is a
+        # locked lookup, and a series still appears only once it has been counted.
+        child = self._outcomes.get(allowed)
+        if child is None:
+            child = self._outcomes[allowed] = self.checks.labels(
+                "allowed" if allowed else "refused"
+            )
+        child.inc()
 
     def backend_failed(self, failure_mode: str, allowed: bool) -> None:
         self.backend_failures.labels(failure_mode).inc()

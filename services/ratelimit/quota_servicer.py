@@ -27,7 +27,7 @@ class QuotaServicer(pb_grpc.RateLimitServiceServicer):
     def __init__(self, limiter: Limiter) -> None:
         self._limiter = limiter
 
-    async def CheckQuota(  # noqa: N802
+    async def CheckQuota(
         self, request: pb.CheckQuotaRequest, context: grpc.aio.ServicerContext
     ) -> pb.CheckQuotaResponse:
         result = await self._limiter.check(
@@ -37,7 +37,7 @@ class QuotaServicer(pb_grpc.RateLimitServiceServicer):
         )
         return convert.check_response(result)
 
-    async def CommitReservation(  # noqa: N802
+    async def CommitReservation(
         self, request: pb.CommitReservationRequest, context: grpc.aio.ServicerContext
     ) -> pb.CommitReservationResponse:
         result = await self._limiter.commit(request.reservation_id, request.actual_tokens)
@@ -45,13 +45,13 @@ class QuotaServicer(pb_grpc.RateLimitServiceServicer):
             reserved_tokens=result.reserved_tokens, actual_tokens=result.actual_tokens
         )
 
-    async def ReleaseReservation(  # noqa: N802
+    async def ReleaseReservation(
         self, request: pb.ReleaseReservationRequest, context: grpc.aio.ServicerContext
     ) -> pb.ReleaseReservationResponse:
         released = await self._limiter.release(request.reservation_id)
         return pb.ReleaseReservationResponse(released_tokens=released)
 
-    async def GetUsage(  # noqa: N802
+    async def GetUsage(
         self, request: pb.GetUsageRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetUsageResponse:
         statuses = await self._limiter.usage(request.subject, request.tier, request.model)
@@ -59,31 +59,31 @@ class QuotaServicer(pb_grpc.RateLimitServiceServicer):
         convert.add_limit_statuses(response.limits, statuses)
         return response
 
-    async def ResetUsage(  # noqa: N802
+    async def ResetUsage(
         self, request: pb.ResetUsageRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResetUsageResponse:
         deleted = await self._limiter.reset(request.subject)
         return pb.ResetUsageResponse(deleted_counters=deleted)
 
-    async def SetOverride(  # noqa: N802
+    async def SetOverride(
         self, request: pb.SetOverrideRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetOverrideResponse:
         override = await self._limiter.set_override(convert.override_from_proto(request.override))
         return pb.SetOverrideResponse(override=convert.override_to_proto(override))
 
-    async def GetOverride(  # noqa: N802
+    async def GetOverride(
         self, request: pb.GetOverrideRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetOverrideResponse:
         override = await self._limiter.get_override(request.subject)
         return pb.GetOverrideResponse(override=convert.override_to_proto(override))
 
-    async def DeleteOverride(  # noqa: N802
+    async def DeleteOverride(
         self, request: pb.DeleteOverrideRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteOverrideResponse:
         await self._limiter.delete_override(request.subject)
         return pb.DeleteOverrideResponse()
 
-    async def ListTiers(  # noqa: N802
+    async def ListTiers(
         self, request: pb.ListTiersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListTiersResponse:
         return pb.ListTiersResponse(tiers=convert.tiers_to_proto(self._limiter.list_tiers()))

@@ -18,22 +18,26 @@ RESERVATION_ID_MAX = 128
 def check_violations(
     subjects: Sequence[QuotaSubject], model: str, estimated_tokens: int, tiers: TierCatalog
 ) -> Violations:
+    # Runs for every check: field paths and messages are only built for a bad field.
     violations = Violations()
-    violations.check(
-        0 < len(subjects) <= MAX_SUBJECTS, "subjects", f"must name 1 to {MAX_SUBJECTS} subjects"
-    )
+    if not 0 < len(subjects) <= MAX_SUBJECTS:
+        violations.add("subjects", f"must name 1 to {MAX_SUBJECTS} subjects")
     first_seen: dict[str, int] = {}
     for index, subject in enumerate(subjects):
-        field = f"subjects[{index}]"
         problem = subject_problem(subject.name)
         if problem:
-            violations.add(f"{field}.name", problem)
+            violations.add(f"subjects[{index}].name", problem)
         elif subject.name in first_seen:
-            violations.add(f"{field}.name", f"repeats subjects[{first_seen[subject.name]}].name")
+            violations.add(
+                f"subjects[{index}].name", f"repeats subjects[{first_seen[subject.name]}].name"
+            )
         first_seen.setdefault(subject.name, index)
-        _check_tier(violations, f"{field}.tier", subject.tier, tiers)
-    _check_model(violations, model)
-    _check_tokens(violations, "estimated_tokens", estimated_tokens)
+        if not subject.tier or tiers.get(subject.tier) is None:
+            _check_tier(violations, f"subjects[{index}].tier", subject.tier, tiers)
+    if len(model) > MODEL_NAME_MAX:
+        _check_model(violations, model)
+    if not 0 <= estimated_tokens <= AMOUNT_MAX:
+        _check_tokens(violations, "estimated_tokens", estimated_tokens)
     return violations
 
 

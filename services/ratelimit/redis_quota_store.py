@@ -55,35 +55,44 @@ _KIND_CODES = {
     LimitKind.REQUESTS_PER_MINUTE: "rpm",
     LimitKind.TOKENS_PER_MINUTE: "tpm",
 }
+_WINDOW_LENGTHS = {kind: kind.window_length for kind in LimitKind}
 
 # Checks every counter, then counts all of them and records the reservation, or nothing.
-# ARGV[1] is the JSON list of charges, one per counter key, in KEYS order:
-# [key, amount, window end, counts tokens, limit, ttl]; it is also what the reservation keeps.
-# The admission rule is `limits.admits`: count + max(cost, 1) <= limit.
+# KEYS: the n counter keys, the reservation key, the overrides version key.
+# ARGV[1] is what the reservation keeps for `_SETTLE` (the JSON list of
+# [key, amount, window end, counts tokens]), stored as it is; ARGV[2..4] the reservation's
+# tokens, expiry and TTL; then three per counter, in KEYS order: amount, limit, TTL.
+# Flat arguments rather than JSON to decode, and EXPIRE only for a counter this call creates
+# (a counter lives until its window ends, whoever created it): this runs for every check, in
+# a Redis that shares the machine's cores. The admission rule is `limits.admits`:
+# count + max(cost, 1) <= limit.
 _ADMIT = """
-local charges = cjson.decode(ARGV[1])
-local counts = {}
-local admitted = 1
-for i, charge in ipairs(charges) do
-  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if count + math.max(charge[2], 1) > charge[5] then
-    admitted = 0
+local n = #KEYS - 2
+local reply = {1, tonumber(redis.call('GET', KEYS[n + 2]) or '0')}
+local created = {}
+for i = 1, n do
+  local value = redis.call('GET', KEYS[i])
+  local count = tonumber(value or '0')
+  local base = 3 * i + 2
+  if count + math.max(tonumber(ARGV[base]), 1) > tonumber(ARGV[base + 1]) then
+    reply[1] = 0
   end
-  counts[i] = count
+  created[i] = not value
+  reply[i + 2] = count
 end
-if admitted == 1 then
-  for i, charge in ipairs(charges) do
-    redis.call('INCRBY', KEYS[i], string.format('%d', charge[2]))
-    redis.call('EXPIRE', KEYS[i], charge[6])
+if reply[1] == 1 then
+  for i = 1, n do
+    local base = 3 * i + 2
+    redis.call('INCRBY', KEYS[i], ARGV[base])
+    if created[i] then
+      redis.call('EXPIRE', KEYS[i], ARGV[base + 2])
+    end
   end
-  local reservation = KEYS[#charges + 1]
-  redis.call('HSET', reservation, 'state', 'reserved', 'charges', ARGV[1], 'tokens', ARGV[2],
+  redis.call('HSET', KEYS[n + 1], 'state', 'reserved', 'charges', ARGV[1], 'tokens', ARGV[2],
              'expire', ARGV[3])
-  redis.call('EXPIRE', reservation, ARGV[4])
+  redis.call('EXPIRE', KEYS[n + 1], ARGV[4])
 end
-table.insert(counts, 1, tonumber(redis.call('GET', KEYS[#charges + 2]) or '0'))
-table.insert(counts, 1, admitted)
-return counts
+return reply
 """
 
 # Settles a reserved reservation (ARGV[1]: actual tokens, or '' to release) and adjusts the
@@ -132,31 +141,30 @@ class RedisQuotaStore:
         self._batch = RedisBatcher(client, scripts=(_ADMIT, _SETTLE))
 
     async def admit(self, reservation: Reservation, now: float) -> Admission:
-        # Plain arithmetic instead of Window objects, and one JSON argument instead of three
-        # per counter: this is the hot path, and redis-py encodes every argument in Python.
+        # Plain arithmetic instead of Window objects, and flat arguments: this is the hot path.
         second = int(now)
         keys: list[str] = []
-        charges: list[list[Any]] = []
-        for charge in reservation.charges:
-            counter = charge.counter
-            end = counter.window_start + counter.kind.window_length
-            key = self._counter_key(counter)
-            keys.append(key)
-            charges.append(
-                [key, charge.amount, end, counter.kind.counts_tokens, charge.limit, end - second]
-            )
-        args = [
-            json.dumps(charges),
+        kept: list[list[Any]] = []
+        args: list[Any] = [
+            "",
             reservation.tokens,
             repr(reservation.expire_time),
             _seconds(reservation.expire_time - now),
         ]
+        for charge in reservation.charges:
+            counter = charge.counter
+            end = counter.window_start + _WINDOW_LENGTHS[counter.kind]
+            key = self._counter_key(counter)
+            keys.append(key)
+            kept.append([key, charge.amount, end, counter.kind is LimitKind.TOKENS_PER_MINUTE])
+            args += (charge.amount, charge.limit, end - second)
+        args[0] = json.dumps(kept)
+        keys += (self._reservation_key(reservation.id), self._version_key)
         with _backend_errors():
-            reply = await self._batch.eval(
-                _ADMIT, [*keys, self._reservation_key(reservation.id), self._version_key], args
-            )
-        counts = tuple(int(count) for count in reply[2:])
-        return Admission(admitted=reply[0] == 1, counts=counts, overrides_version=int(reply[1]))
+            reply = await self._batch.eval(_ADMIT, keys, args)
+        return Admission(
+            admitted=reply[0] == 1, counts=tuple(reply[2:]), overrides_version=reply[1]
+        )
 
     async def counts(self, counters: Sequence[CounterKey], now: float) -> list[int]:
         if not counters:

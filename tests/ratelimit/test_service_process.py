@@ -23,8 +23,8 @@ from grpc_health.v1 import health_pb2
 from switchboard.ratelimit.v1 import ratelimit_service_pb2 as pb
 from switchboard.ratelimit.v1 import ratelimit_service_pb2_grpc as pb_grpc
 
-from tests.ratelimit.process import ServiceProcess, stop_all
 from tests.redis_server import RedisServer
+from tests.service_process import ServiceProcess, stop_all
 
 pytestmark = pytest.mark.slow
 

@@ -16,6 +16,7 @@ alerts are built on it. With `before`/`after` the counter around this request's 
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ class Judgement:
     """Over the limit before shadow mode rewrote the status; decides the local cache."""
 
 
+@functools.lru_cache(maxsize=4096)  # per limit and ratio, asked for every counted descriptor
 def near_threshold(limit: int, ratio: float) -> int:
     """`floor(float32(limit) * float32(ratio))`, the reference's float32 arithmetic."""
     return math.floor(_float32(_float32(limit) * _float32(ratio)))

@@ -150,6 +150,8 @@ class RateLimitDecider:
 
     async def _count(self, slots: Sequence[Counted | DescriptorStatus]) -> dict[int, int]:
         """Counter values after this request, by slot index; keys the local cache knows skip."""
+        if self._per_second_store is None:  # the usual deployment: one store, one round trip
+            return await self._count_in(self._store, slots)
         batches: dict[int, tuple[CounterStore, list[tuple[int, Counted]]]] = {}
         for index, slot in enumerate(slots):
             if isinstance(slot, Counted) and not self._known_over(slot):
@@ -160,6 +162,19 @@ class RateLimitDecider:
             results = await store.increment([self._increment(counted) for _, counted in batch])
             values.update((index, value) for (index, _), value in zip(batch, results, strict=True))
         return values
+
+    async def _count_in(
+        self, store: CounterStore, slots: Sequence[Counted | DescriptorStatus]
+    ) -> dict[int, int]:
+        indexes: list[int] = []
+        increments: list[Increment] = []
+        for index, slot in enumerate(slots):
+            if isinstance(slot, Counted) and not self._known_over(slot):
+                indexes.append(index)
+                increments.append(self._increment(slot))
+        if not increments:
+            return {}
+        return dict(zip(indexes, await store.increment(increments), strict=True))
 
     def _known_over(self, counted: Counted) -> bool:
         return self._local_cache is not None and counted.key in self._local_cache

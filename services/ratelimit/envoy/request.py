@@ -109,7 +109,12 @@ def _check_override(found: list[FieldViolation], path: str, override: Override) 
 
 
 def _check_text(found: list[FieldViolation], path: str, text: str) -> None:
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
+    # A character is at most 4 bytes in UTF-8: short texts (all of them, in practice) need
+    # no encoding to be measured.
+    if (
+        len(text) * 4 > MAX_TEXT_BYTES
+        and len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES
+    ):
         found.append(FieldViolation(path, f"must be at most {MAX_TEXT_BYTES} bytes"))
 
 

@@ -23,7 +23,7 @@ class EnvoyRateLimitServicer(rls_pb2_grpc.RateLimitServiceServicer):
     def __init__(self, decider: RateLimitDecider) -> None:
         self._decider = decider
 
-    async def ShouldRateLimit(  # noqa: N802 (the method name is Envoy's)
+    async def ShouldRateLimit(
         self, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> Any:
         decision = await self._decider.decide(request_from_proto(request))

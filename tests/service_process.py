@@ -1,4 +1,4 @@
-"""Run `python -m services.ratelimit` as a real process, as its container does, for tests.
+"""Run a service (`python -m services.<name>`) as a real process, as its container does.
 
 A process never outlives its test. `stop()` sends SIGTERM and waits `STOP_TIMEOUT` seconds,
 longer than the service's own shutdown deadline, then SIGKILLs and reaps it. `stop_all()` stops
@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.redis_server import Reaped, free_port, reap, track
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
 STOP_TIMEOUT = 25.0
@@ -33,16 +33,18 @@ LOG_TAIL_LINES = 40
 
 
 class ServiceProcess:
-    """One rate-limit service process on free ports; stop() sends SIGTERM."""
+    """One service process on free ports; stop() sends SIGTERM."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(self, env: Mapping[str, str], log_path: Path, service: str = "ratelimit") -> None:
         self.port = free_port()
         self.metrics_port = free_port()
+        self.service = service
+        prefix = service.upper()
         self._env = {
             **os.environ,
-            "RATELIMIT_GRPC_PORT": str(self.port),
-            "RATELIMIT_METRICS_PORT": str(self.metrics_port),
-            "RATELIMIT_GRPC_HOST": "127.0.0.1",
+            f"{prefix}_GRPC_PORT": str(self.port),
+            f"{prefix}_METRICS_PORT": str(self.metrics_port),
+            f"{prefix}_GRPC_HOST": "127.0.0.1",
             "OTEL_SDK_DISABLED": "true",
             **env,
         }
@@ -57,7 +59,7 @@ class ServiceProcess:
         with self._log_path.open("ab") as log:
             self.process = track(
                 subprocess.Popen(
-                    [sys.executable, "-m", "services.ratelimit"],
+                    [sys.executable, "-m", f"services.{self.service}"],
                     env=self._env,
                     cwd=ROOT,
                     stdout=log,
@@ -89,6 +91,11 @@ class ServiceProcess:
     def terminate(self) -> None:
         assert self.process is not None
         self.process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no shutdown code runs."""
+        assert self.process is not None
+        reap(self.process, signal.SIGKILL, 10)
 
     def wait(self, timeout: float = 30) -> int:
         assert self.process is not None
