@@ -42,11 +42,18 @@ SUITE = (
         _port("RATELIMIT_METRICS_PORT", 9051),
         {"RATELIMIT_ENVOY_CONFIG_DIR": str(ROOT / "config" / "ratelimit" / "envoy")},
     ),
+    Service(
+        "router",
+        "services.router",
+        _port("ROUTER_GRPC_PORT", 50053),
+        _port("ROUTER_METRICS_PORT", 9053),
+        {"ROUTER_SQLITE_PATH": str(ROOT / ".run" / "router.sqlite3")},
+    ),
 )
 
 
 def _start(service: Service) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **service.env}
+    env = {**service.env, **os.environ}  # the caller's own settings win over the suite's
     # A session of its own: a terminal Ctrl-C reaches only this runner, which then sends each
     # service exactly one SIGTERM (a second signal would make a service skip its drain).
     return subprocess.Popen(
@@ -55,7 +62,10 @@ def _start(service: Service) -> subprocess.Popen[bytes]:
 
 
 def _banner() -> str:
-    lines = ["", "Switchboard is running (embedded defaults: in-memory state, no Redis needed):"]
+    lines = [
+        "",
+        "Switchboard is running (embedded defaults: in-memory state and SQLite, no Redis needed):",
+    ]
     for s in SUITE:
         metrics = f"http://127.0.0.1:{s.metrics_port}/metrics"
         lines.append(f"  {s.name:<10} gRPC 127.0.0.1:{s.grpc_port}   metrics {metrics}")
@@ -65,6 +75,8 @@ def _banner() -> str:
         "  .venv/bin/python -m services.ratelimit.client tiers",
         "  .venv/bin/python -m services.ratelimit.client check keys/demo free --tokens 500",
         "  .venv/bin/python -m services.ratelimit.client envoy llm api_key=demo",
+        "  .venv/bin/python -m services.router.client models",
+        '  .venv/bin/python -m services.router.client complete mock-gpt "Hello?" --stream',
         "",
         "Ctrl-C stops everything.",
         "",

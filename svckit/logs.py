@@ -55,6 +55,9 @@ def _scrub(value: Any) -> Any:
     return redact(str(value)) if not isinstance(value, int | float | bool | None) else value
 
 
+CHATTY_LOGGERS = ("httpx", "httpcore")
+
+
 def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(_ContextFilter(service))
@@ -70,6 +73,10 @@ def configure_logging(service: str, level: str = "INFO", stream: TextIO | None =
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # HTTP clients log a line per request at INFO: the service's own metrics count those, and
+    # a URL is not something to spray into the logs of every call.
+    for chatty in CHATTY_LOGGERS:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
 
 
 __all__ = ["RedactingJsonFormatter", "configure_logging", "request_id_var"]

@@ -22,7 +22,7 @@ the catalogue in use.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -145,3 +145,26 @@ def _semantic_problems(models: Mapping[str, ModelRoute]) -> list[str]:
         if model.strategy == "weighted" and not any(d.weight for d in model.deployments):
             problems.append(f"models.{model.name}: weighted strategy needs a weight above 0")
     return problems
+
+
+class CatalogueFile:
+    """The catalogue in use and the file it came from; `reload` swaps it only when valid."""
+
+    def __init__(
+        self, path: Path, validate: Callable[[Catalogue], list[str]] | None = None
+    ) -> None:
+        self._path = path
+        self._validate = validate
+        self.current = self._load()
+
+    def reload(self) -> Catalogue:
+        """Read the file again; raises CatalogueError and keeps the current one when it is bad."""
+        self.current = self._load()
+        return self.current
+
+    def _load(self) -> Catalogue:
+        catalogue = load_catalogue(self._path)
+        problems = self._validate(catalogue) if self._validate else []
+        if problems:
+            raise CatalogueError(str(self._path), problems)
+        return catalogue

@@ -18,10 +18,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_suite_starts_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     grpc_port, metrics_port = free_port(), free_port()
+    router_port = free_port()
     env = {
         **os.environ,
         "RATELIMIT_GRPC_PORT": str(grpc_port),
         "RATELIMIT_METRICS_PORT": str(metrics_port),
+        "ROUTER_GRPC_PORT": str(router_port),
+        "ROUTER_METRICS_PORT": str(free_port()),
+        "ROUTER_SQLITE_PATH": str(tmp_path / "router.sqlite3"),
     }
     log = tmp_path / "run.log"
     with log.open("wb") as out:
@@ -47,13 +51,23 @@ def test_the_suite_starts_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
             check=True,
         )
         assert json.loads(check.stdout)["allowed"] is True
+        router = [sys.executable, "-m", "services.router.client", "--address"]
+        answer = subprocess.run(
+            [*router, f"127.0.0.1:{router_port}", "complete", "mock-gpt", "Hello?"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert json.loads(answer.stdout)["served"]["deployment"] == "mock-primary"
         os.killpg(runner.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         code = runner.wait(timeout=30)
     finally:
         reap(runner, timeout=5)
     output = log.read_text(errors="replace")
     assert code == 0, output
-    assert output.count('"message": "stopped"') == 1, output
+    assert output.count('"message": "stopped"') == 2, output
 
 
 def _wait_for(condition: Callable[[], bool], within: float = 60) -> None:

@@ -8,7 +8,7 @@ key or a request body.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,13 +45,14 @@ class ProviderError(Exception):
         """From the upstream's Retry-After header, when it sent one."""
         self.reason = reason
         """A short machine-readable cause: UPSTREAM_TIMEOUT, UPSTREAM_UNREACHABLE,
-        UPSTREAM_RATE_LIMITED, UPSTREAM_ERROR, UPSTREAM_REJECTED, UPSTREAM_BAD_RESPONSE."""
+        UPSTREAM_RATE_LIMITED, UPSTREAM_ERROR, UPSTREAM_REJECTED (the request itself was refused),
+        UPSTREAM_AUTH (the key was refused), UPSTREAM_BAD_RESPONSE."""
 
 
 class Provider(Protocol):
     async def complete(self, call: UpstreamCall) -> Completion: ...
 
-    def stream(self, call: UpstreamCall) -> AsyncIterator[StreamChunk]:
+    def stream(self, call: UpstreamCall) -> AsyncGenerator[StreamChunk, None]:
         """Chunks as they arrive; the last carries the usage. Closing the iterator early (the
         caller went away) closes the upstream connection."""
         ...

@@ -1,0 +1,61 @@
+"""Which provider serves a deployment, and the one HTTP client they all share.
+
+One `httpx.AsyncClient` per process means one connection pool: keep-alive connections to each
+upstream are reused across calls and deployments, and `limits` bounds the sockets a router
+replica opens. The registry owns that client; the providers only borrow it. A `transport` can
+be injected (tests, or an instrumented transport); the mock gets its own `rng` and `sleep`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from services.router.catalogue import Deployment, ProviderKind
+from services.router.providers.anthropic import AnthropicProvider
+from services.router.providers.base import Provider
+from services.router.providers.mock import MockProvider
+from services.router.providers.openai_compat import OpenAICompatibleProvider
+
+DEFAULT_LIMITS = httpx.Limits(
+    max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0
+)
+
+
+class ProviderRegistry:
+    def __init__(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        trust_env: bool = True,
+        mock_rng: random.Random | None = None,
+        mock_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`trust_env` lets the client honour HTTP(S)_PROXY and NO_PROXY, as an egress proxy
+        often requires; `clock` is the wall clock the HTTP providers read Retry-After dates by.
+        Redirects are not followed: an API that redirects a POST is misconfigured."""
+        self._client = httpx.AsyncClient(
+            transport=transport, limits=limits, trust_env=trust_env, follow_redirects=False
+        )
+        self._providers: dict[ProviderKind, Provider] = {
+            "openai": OpenAICompatibleProvider(self._client, clock),
+            "anthropic": AnthropicProvider(self._client, clock),
+            "mock": MockProvider(mock_rng, mock_sleep),
+        }
+
+    def provider(self, kind: ProviderKind) -> Provider:
+        return self._providers[kind]
+
+    def for_deployment(self, deployment: Deployment) -> Provider:
+        return self._providers[deployment.provider]
+
+    async def aclose(self) -> None:
+        for provider in self._providers.values():
+            await provider.aclose()
+        await self._client.aclose()
