@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -23,21 +24,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from tests.backends import missing_backend
+from tests.redis_server import RedisServer
+
 REDIS_URL = os.environ.get("SWITCHBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 POSTGRES_ADMIN_URL = os.environ.get(
     "SWITCHBOARD_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-
-
-def backends_required() -> bool:
-    return os.environ.get("SWITCHBOARD_REQUIRE_BACKENDS", "") in {"1", "true", "yes"}
-
-
-def missing_backend(reason: str) -> None:
-    """Skip the test, or fail it when real backends are required."""
-    if backends_required():
-        pytest.fail(f"{reason} (SWITCHBOARD_REQUIRE_BACKENDS=1)")
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -104,3 +97,14 @@ async def _postgres_admin(statement: str) -> None:
         missing_backend(f"no PostgreSQL at {POSTGRES_ADMIN_URL}: {type(exc).__name__}")
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis server of this test's own, which the test may stop and start again."""
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import missing_backend
+from tests.backends import missing_backend
 
 
 def free_port() -> int:

@@ -21,8 +21,6 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 from switchboard.ratelimit.v1 import ratelimit_service_pb2_grpc as pb_grpc
 
 from services.ratelimit.envoy.counters import CounterStore, MemoryCounterStore
@@ -42,6 +40,7 @@ from services.ratelimit.settings import RateLimitSettings
 from services.ratelimit.tiers import load_tiers
 from services.ratelimit.windows import Clock
 from svckit.health import Probe
+from svckit.redis_client import pooled_redis
 from svckit.server import Registration, ServiceApp
 
 log = logging.getLogger(__name__)
@@ -61,20 +60,14 @@ class RateLimitService:
 
 
 def redis_client(url: str, settings: RateLimitSettings) -> aioredis.Redis:
-    """A pooled client that fails fast: a down Redis must not hold calls for long.
-
-    The pool blocks (up to the timeout) when every connection is busy instead of failing, so a
-    burst of concurrent calls queues for a connection rather than tripping the failure mode.
-    """
-    pool = aioredis.BlockingConnectionPool.from_url(
+    """A pooled client that fails fast (`svckit.redis_client`): a down Redis must not hold
+    calls for long, and a burst queues for a connection rather than tripping the failure mode."""
+    return pooled_redis(
         url,
-        max_connections=settings.redis_pool_size,
-        timeout=settings.redis_pool_timeout_seconds,
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), retries=1),
+        timeout_seconds=settings.redis_timeout_seconds,
+        pool_size=settings.redis_pool_size,
+        pool_timeout_seconds=settings.redis_pool_timeout_seconds,
     )
-    return aioredis.Redis.from_pool(pool)  # owns the pool: aclose() disconnects it
 
 
 def _ping(client: aioredis.Redis) -> Probe:

@@ -98,15 +98,21 @@ class Catalogue:
         return tuple((m.name, d) for m in self.models for d in m.deployments)
 
 
-def load_catalogue(path: Path) -> Catalogue:
+Check = Callable[["Catalogue"], list[str]]
+"""A further check of a parsed catalogue (a provider's options), listing its problems."""
+
+
+def load_catalogue(path: Path, check: Check | None = None) -> Catalogue:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CatalogueError(str(path), [f"cannot read the file: {exc.strerror}"]) from exc
-    return parse_catalogue(text, str(path))
+    return parse_catalogue(text, str(path), check)
 
 
-def parse_catalogue(text: str, source: str = "<catalogue>") -> Catalogue:
+def parse_catalogue(
+    text: str, source: str = "<catalogue>", check: Check | None = None
+) -> Catalogue:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -120,10 +126,11 @@ def parse_catalogue(text: str, source: str = "<catalogue>") -> Catalogue:
         parsed = _File.model_validate(raw)
     except pydantic.ValidationError as exc:
         raise CatalogueError(source, [_describe(error) for error in exc.errors()]) from exc
-    problems = _semantic_problems(parsed.models)
+    catalogue = Catalogue(parsed.models)
+    problems = _semantic_problems(parsed.models) + (check(catalogue) if check else [])
     if problems:
         raise CatalogueError(source, problems)
-    return Catalogue(parsed.models)
+    return catalogue
 
 
 def _describe(error: Any) -> str:
@@ -150,21 +157,12 @@ def _semantic_problems(models: Mapping[str, ModelRoute]) -> list[str]:
 class CatalogueFile:
     """The catalogue in use and the file it came from; `reload` swaps it only when valid."""
 
-    def __init__(
-        self, path: Path, validate: Callable[[Catalogue], list[str]] | None = None
-    ) -> None:
+    def __init__(self, path: Path, check: Check | None = None) -> None:
         self._path = path
-        self._validate = validate
-        self.current = self._load()
+        self._check = check
+        self.current = load_catalogue(path, check)
 
     def reload(self) -> Catalogue:
         """Read the file again; raises CatalogueError and keeps the current one when it is bad."""
-        self.current = self._load()
+        self.current = load_catalogue(self._path, self._check)
         return self.current
-
-    def _load(self) -> Catalogue:
-        catalogue = load_catalogue(self._path)
-        problems = self._validate(catalogue) if self._validate else []
-        if problems:
-            raise CatalogueError(str(self._path), problems)
-        return catalogue

@@ -84,16 +84,6 @@ def _start(services: list[ServiceProcess], tmp_path: Path, env: dict[str, str]) 
     return service
 
 
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
 def _check(subject: str, tier: str, tokens: int = 0) -> pb.CheckQuotaRequest:
     return pb.CheckQuotaRequest(
         subjects=[pb.QuotaSubject(name=subject, tier=tier)], model="gpt-4o", estimated_tokens=tokens

@@ -106,4 +106,4 @@ def test_an_extra_check_can_refuse_a_catalogue(tmp_path: Path) -> None:
     path = tmp_path / "models.yaml"
     path.write_text(GOOD)
     with pytest.raises(CatalogueError, match="no claude here"):
-        CatalogueFile(path, validate=lambda c: ["no claude here"])
+        CatalogueFile(path, check=lambda c: ["no claude here"])

@@ -400,3 +400,64 @@ async def test_a_provider_key_comes_from_its_secret_and_never_shows(
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     assert details(caught.value)[1] == {"primary": "UPSTREAM_AUTH"}
     assert "sk-wrong-secret" not in str(caught.value.details())
+
+
+async def test_a_stream_without_the_upstreams_usage_is_recorded_with_an_estimate(
+    start_router: StartRouter, openai_upstream: Upstream
+) -> None:
+    openai_upstream.control.ignore_include_usage = True
+    async with start_router(catalogue("gpt", openai_deployment("primary", openai_upstream))) as r:
+        request = pb.StreamCompleteRequest(request=ask("gpt", "estimate me"))
+        chunks = [c async for c in r.stub.StreamComplete(request)]
+        (event,) = await usage_events(r)
+        estimated = r.metric("router_usage_estimated_total", gen_ai_request_model="gpt")
+    usage = chunks[-1].usage
+    assert usage.input_tokens > 0
+    assert usage.output_tokens > 0
+    assert (event.input_tokens, event.output_tokens) == (usage.input_tokens, usage.output_tokens)
+    assert estimated == 1
+
+
+async def test_jobs_are_submitted_read_and_refused_when_finished_or_unknown(
+    start_router: StartRouter, openai_upstream: Upstream
+) -> None:
+    async with start_router(catalogue("gpt", openai_deployment("primary", openai_upstream))) as r:
+        submitted = (await r.stub.SubmitJob(pb.SubmitJobRequest(request=ask("gpt")))).job
+        job = submitted
+        while job.state in (pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING):
+            await asyncio.sleep(0.02)
+            job = (await r.stub.GetJob(pb.GetJobRequest(job_id=submitted.job_id))).job
+        with pytest.raises(grpc.aio.AioRpcError) as finished:
+            await r.stub.CancelJob(pb.CancelJobRequest(job_id=job.job_id))
+        with pytest.raises(grpc.aio.AioRpcError) as unknown:
+            await r.stub.GetJob(pb.GetJobRequest(job_id="0" * 32))
+        with pytest.raises(grpc.aio.AioRpcError) as empty:
+            await r.stub.SubmitJob(pb.SubmitJobRequest())
+        with pytest.raises(grpc.aio.AioRpcError) as unsigned:
+            await r.stub.SubmitJob(
+                pb.SubmitJobRequest(request=ask("gpt"), webhook_url="https://example.test/hook")
+            )
+    assert submitted.state == pb.JOB_STATE_QUEUED
+    assert job.state == pb.JOB_STATE_SUCCEEDED
+    assert job.result.choices[0].message.content
+    assert job.result.model == "gpt"
+    assert job.attempts == 1
+    assert job.HasField("finished")
+    assert finished.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details(empty.value)[2] == ["request"]
+    assert unsigned.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_a_queued_job_can_be_cancelled(
+    start_router: StartRouter, openai_upstream: Upstream
+) -> None:
+    async with start_router(
+        catalogue("gpt", openai_deployment("primary", openai_upstream)), job_workers=0
+    ) as r:
+        job = (await r.stub.SubmitJob(pb.SubmitJobRequest(request=ask("gpt")))).job
+        cancelled = (await r.stub.CancelJob(pb.CancelJobRequest(job_id=job.job_id))).job
+        again = (await r.stub.CancelJob(pb.CancelJobRequest(job_id=job.job_id))).job
+    assert cancelled.state == again.state == pb.JOB_STATE_CANCELLED
+    assert openai_upstream.control.requests == []

@@ -4,7 +4,8 @@ Submitting writes the row first and enqueues second, so a worker never receives 
 cannot read. If the enqueue fails the row is marked failed (UNAVAILABLE) rather than left
 queued forever, and the caller gets `Unavailable`. Cancelling an already cancelled job returns
 it unchanged (a retried cancel is not an error); cancelling a succeeded or failed one is
-`FailedPrecondition`, as the proto documents.
+`FailedPrecondition`, as the proto documents. A job asking for a webhook is refused
+(`FailedPrecondition`) while no signing secret is configured: webhooks are only ever signed.
 """
 
 from __future__ import annotations
@@ -39,6 +40,13 @@ class JobService:
 
     async def submit(self, request: ChatRequest, *, webhook_url: str = "") -> Job:
         _check_webhook_url(webhook_url)
+        if webhook_url and self._webhook is None:
+            # Never an unsigned webhook: without a signing secret the receiver could not tell
+            # our call from anyone else's.
+            raise FailedPrecondition(
+                "webhooks are off: the router has no webhook signing secret",
+                reason="WEBHOOKS_DISABLED",
+            )
         job = await self._store.create(request, webhook_url=webhook_url)
         try:
             await self._queue.enqueue(job.id)

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 from redis.exceptions import RedisError
 
 from services.ratelimit.envoy.stats import EnvoyStats
-from tests.conftest import missing_backend
+from tests.backends import missing_backend
 
 from .harness import FakeClock, MemoryView, RedisView, StoreView
 

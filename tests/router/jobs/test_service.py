@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from services.router.jobs.model import JobState
 from services.router.jobs.queue import InProcessJobQueue
 from services.router.jobs.service import JobService
 from services.router.jobs.store import JobStore
+from services.router.jobs.webhook import WebhookSender
 from svckit.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 
 from .conftest import chat_request, completion_for
@@ -19,8 +22,10 @@ def queue() -> InProcessJobQueue:
 
 
 @pytest.fixture
-def service(store: JobStore, queue: InProcessJobQueue) -> JobService:
-    return JobService(store, queue)
+async def service(store: JobStore, queue: InProcessJobQueue) -> AsyncIterator[JobService]:
+    webhook = WebhookSender("signing-secret")
+    yield JobService(store, queue, webhook=webhook)
+    await webhook.aclose()
 
 
 async def test_submitted_job_is_stored_queued_and_enqueued(
@@ -32,6 +37,15 @@ async def test_submitted_job_is_stored_queued_and_enqueued(
     assert await service.get(job.id) == job
     [delivery] = await queue.receive("w", count=10, block_ms=0)
     assert delivery.job_id == job.id
+
+
+async def test_a_webhook_is_refused_while_no_signing_secret_is_set(store: JobStore) -> None:
+    with pytest.raises(FailedPrecondition) as raised:
+        await JobService(store, InProcessJobQueue()).submit(
+            chat_request(), webhook_url="https://hooks.example/done"
+        )
+    assert raised.value.reason == "WEBHOOKS_DISABLED"
+    assert await store.count_by_state() == {}
 
 
 @pytest.mark.parametrize("url", ["ftp://hooks.example/x", "/relative", "https://", "hooks"])

@@ -49,6 +49,8 @@ class FakeUpstreamControl:
     """Events sent before the stream stalls until the client goes away."""
     stream_error_after: int | None = None
     """Events sent before an in-stream error event ends the stream."""
+    ignore_include_usage: bool = False
+    """OpenAI only: end streams without the usage chunk, as some compatible servers do."""
     omit_stream_end: bool = False
     """End the body cleanly but without [DONE] / message_stop."""
     require_key: str | None = None

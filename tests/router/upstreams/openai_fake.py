@@ -140,7 +140,8 @@ def _events(body: dict[str, Any], control: FakeUpstreamControl) -> list[str]:
     else:
         frames.extend(chunk({"content": piece}) for piece in text_pieces(reply.text))
     frames.append(chunk({}, FINISH[reply.finish]))
-    if (body.get("stream_options") or {}).get("include_usage"):
+    asked = (body.get("stream_options") or {}).get("include_usage")
+    if asked and not control.ignore_include_usage:
         usage_chunk = _chunk_envelope(reply, body, [])
         usage_chunk["usage"] = _usage(reply, control)
         frames.append(_frame(usage_chunk))
