@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from grpc_health.v1 import health_pb2
 from switchboard.router.v1 import router_service_pb2_grpc as pb_grpc
 
+from services.router.usage_events import UsageEvent
 from tests.redis_server import RedisServer
 from tests.service_process import ServiceProcess, stop_all
 
@@ -121,9 +122,12 @@ async def test_a_redis_outage_costs_no_answers_and_no_usage_events(
 
 
 async def _stream_request_ids(client: aioredis.Redis, stream: str, want: int) -> list[str]:
+    events: list[UsageEvent] = []
     for _ in range(200):
-        entries = await client.xrange(stream)
-        if len(entries) >= want:
-            return [fields[b"request_id"].decode() for _, fields in entries]
+        events = [
+            UsageEvent.from_fields(fields or {}) for _, fields in await client.xrange(stream) or []
+        ]
+        if len(events) >= want:
+            return [event.request_id for event in events]
         await asyncio.sleep(0.05)
-    raise AssertionError(f"only {len(await client.xrange(stream))} usage events arrived")
+    raise AssertionError(f"only {len(events)} usage events arrived")
