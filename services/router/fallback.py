@@ -24,14 +24,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, Tracer
 
 from services.router.breaker import CircuitBreakers, Permit
 from services.router.catalogue import Deployment
-from services.router.chat import ChatRequest
+from services.router.chat import ChatRequest, Completion
 from services.router.deployment_stats import DeploymentStats
 from services.router.faults import FaultInjector
-from services.router.genai_telemetry import GenAiMetrics, attempt_span, record_error_on_span
+from services.router.genai_telemetry import (
+    ROUTER_TRACER,
+    GenAiMetrics,
+    attempt_span,
+    record_error_on_span,
+    record_usage_on_span,
+)
 from services.router.providers.base import ProviderError, UpstreamCall
 from services.router.retry import RetryPolicy
 from services.router.secrets import SecretSource
@@ -86,6 +92,7 @@ class FallbackChain:
     rng: random.Random = field(default_factory=random.Random)
     sleep: Sleep = asyncio.sleep
     clock: Callable[[], float] = time.perf_counter
+    tracer: Tracer = ROUTER_TRACER
 
     async def run(
         self, request: ChatRequest, plan: list[Deployment], attempt: Attempt[T]
@@ -143,7 +150,10 @@ class FallbackChain:
         key = self.secrets.get(deployment.api_key_secret) if deployment.api_key_secret else None
         call = UpstreamCall(request, deployment, key, deployment.timeout_seconds)
         started = self.clock()
-        with attempt_span(request, deployment) as span, self.stats.calling(deployment.name):
+        with (
+            attempt_span(request, deployment, self.tracer) as span,
+            self.stats.calling(deployment.name),
+        ):
             try:
                 async with asyncio.timeout(deployment.timeout_seconds):
                     await self.faults.before_call(deployment, deployment.timeout_seconds)
@@ -160,6 +170,8 @@ class FallbackChain:
             except ProviderError as error:
                 self._failed(request, deployment, started, span, error)
                 raise
+            if isinstance(value, Completion):  # a stream's usage is only known at its end
+                record_usage_on_span(span, value.usage, value.upstream_model)
         elapsed = self.clock() - started
         self.metrics.attempt(request.model, deployment, elapsed, "success")
         # For a stream this is the time to its first chunk: what a latency-aware choice wants.

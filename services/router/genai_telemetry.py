@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind, StatusCode
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.router.catalogue import Deployment
@@ -58,7 +58,7 @@ _TTFT_BUCKETS = (
 )
 _TOKEN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304)
 
-_tracer = trace.get_tracer("services.router")
+ROUTER_TRACER = trace.get_tracer("services.router")
 
 
 class GenAiMetrics:
@@ -124,10 +124,12 @@ class GenAiMetrics:
 
 
 @contextmanager
-def attempt_span(request: ChatRequest, deployment: Deployment) -> Iterator[Span]:
+def attempt_span(
+    request: ChatRequest, deployment: Deployment, tracer: Tracer = ROUTER_TRACER
+) -> Iterator[Span]:
     """A client span per upstream attempt, named and attributed as the conventions say."""
     upstream = deployment.upstream_model or request.model
-    with _tracer.start_as_current_span(
+    with tracer.start_as_current_span(
         f"{OPERATION} {upstream}", kind=SpanKind.CLIENT, record_exception=False
     ) as span:
         if span.is_recording():
