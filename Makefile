@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 BUF := node_modules/.bin/buf
-BUF_DEPS := build/buf-deps/google/api
+BUF_DEPS := build/buf-deps/google/api/httpbody.proto
 COVERED := --cov=svckit --cov=services --cov-report=term --cov-fail-under=90
 
 .PHONY: help install run test lint format protos protos-check buf-lint buf-breaking bench bench-ratelimit lock clean
@@ -60,8 +60,8 @@ $(BUF): package.json package-lock.json
 	@touch $@
 
 $(BUF_DEPS): $(INSTALLED)
-	mkdir -p $@
-	cp "$$($(PY) -c 'import google.api.annotations_pb2 as a, os; print(os.path.dirname(a.__file__))')"/{annotations,http}.proto $@/
+	mkdir -p $(@D)
+	cp "$$($(PY) -c 'import google.api.annotations_pb2 as a, os; print(os.path.dirname(a.__file__))')"/{annotations,http,httpbody}.proto $(@D)/
 
 buf-lint: $(BUF) $(BUF_DEPS)
 	$(BUF) lint

@@ -1,0 +1,1 @@
+"""The cost service: prices, an exactly-once usage ledger, budgets, alerts and spend reports."""

@@ -1,0 +1,36 @@
+"""A usage event as the cost service sees it: one completed LLM call, identified by its
+request id (the idempotency key), with its token counts by kind."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    request_id: str
+    occurred_at: datetime
+    """Timezone-aware (UTC)."""
+    tenant: str = ""
+    subject: str = ""
+    endpoint: str = ""
+    model: str = ""
+    """The public model name."""
+    deployment: str = ""
+    provider: str = ""
+    upstream_model: str = ""
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    """Part of input_tokens read from the provider's prompt cache."""
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    """Part of output_tokens spent on reasoning."""
+    latency_ms: int = 0
+    outcome: str = "success"
+    cache_hit: bool = False
+    prompt_name: str = ""
+    prompt_version: int = 0
+    flag_variants: Mapping[str, str] = field(default_factory=dict)
