@@ -34,3 +34,16 @@ class UsageRecord:
     prompt_name: str = ""
     prompt_version: int = 0
     flag_variants: Mapping[str, str] = field(default_factory=dict)
+    user: str = ""
+    api_key_id: str = ""
+
+    def scopes(self) -> frozenset[str]:
+        """The budget scopes this call is charged to: its tenant, user and key."""
+        found = {self.subject} if self.subject else set()
+        if self.tenant:
+            found.add(f"tenants/{self.tenant}")
+        if self.user:
+            found.add(f"users/{self.user}")
+        if self.api_key_id:
+            found.add(f"keys/{self.api_key_id}")
+        return frozenset(found)

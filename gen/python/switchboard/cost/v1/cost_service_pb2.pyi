@@ -52,7 +52,7 @@ class Money(_message.Message):
     def __init__(self, currency_code: _Optional[str] = ..., nanos: _Optional[int] = ...) -> None: ...
 
 class UsageEvent(_message.Message):
-    __slots__ = ("request_id", "occurred_at", "tenant", "subject", "endpoint", "model", "deployment", "provider", "upstream_model", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens", "latency", "outcome", "cache_hit", "prompt_name", "prompt_version", "flag_variants")
+    __slots__ = ("request_id", "occurred_at", "tenant", "subject", "endpoint", "model", "deployment", "provider", "upstream_model", "input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens", "latency", "outcome", "cache_hit", "prompt_name", "prompt_version", "flag_variants", "user", "api_key_id")
     class FlagVariantsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +80,8 @@ class UsageEvent(_message.Message):
     PROMPT_NAME_FIELD_NUMBER: _ClassVar[int]
     PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
     FLAG_VARIANTS_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     occurred_at: _timestamp_pb2.Timestamp
     tenant: str
@@ -100,7 +102,9 @@ class UsageEvent(_message.Message):
     prompt_name: str
     prompt_version: int
     flag_variants: _containers.ScalarMap[str, str]
-    def __init__(self, request_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tenant: _Optional[str] = ..., subject: _Optional[str] = ..., endpoint: _Optional[str] = ..., model: _Optional[str] = ..., deployment: _Optional[str] = ..., provider: _Optional[str] = ..., upstream_model: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cached_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., outcome: _Optional[str] = ..., cache_hit: _Optional[bool] = ..., prompt_name: _Optional[str] = ..., prompt_version: _Optional[int] = ..., flag_variants: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    user: str
+    api_key_id: str
+    def __init__(self, request_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tenant: _Optional[str] = ..., subject: _Optional[str] = ..., endpoint: _Optional[str] = ..., model: _Optional[str] = ..., deployment: _Optional[str] = ..., provider: _Optional[str] = ..., upstream_model: _Optional[str] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cached_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., latency: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., outcome: _Optional[str] = ..., cache_hit: _Optional[bool] = ..., prompt_name: _Optional[str] = ..., prompt_version: _Optional[int] = ..., flag_variants: _Optional[_Mapping[str, str]] = ..., user: _Optional[str] = ..., api_key_id: _Optional[str] = ...) -> None: ...
 
 class RecordUsageRequest(_message.Message):
     __slots__ = ("events",)
