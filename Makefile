@@ -10,13 +10,13 @@ BUF := node_modules/.bin/buf
 BUF_DEPS := build/buf-deps/google/api/httpbody.proto
 COVERED := --cov=svckit --cov=services --cov-report=term --cov-fail-under=90
 
-.PHONY: help install run test lint format protos protos-check buf-lint buf-breaking bench bench-ratelimit lock clean
+.PHONY: help install run test lint format protos protos-check buf-lint buf-breaking bench bench-ratelimit bench-cost bench-router lock clean
 
 help:
 	@echo "make run    start the suite with embedded defaults (Ctrl-C stops it)"
 	@echo "make test   run every test (real Redis when it answers; CI requires it)"
 	@echo "make lint   ruff, mypy --strict, buf lint, generated-code drift check"
-	@echo "make bench  benchmarks (bench-ratelimit)"
+	@echo "make bench  benchmarks (bench-ratelimit, bench-cost, bench-router)"
 
 $(INSTALLED): requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required, found " + sys.version.split()[0])'
@@ -77,10 +77,16 @@ buf-breaking: $(BUF) $(BUF_DEPS)
 	$(BUF) build -o build/current.binpb
 	$(BUF) breaking build/current.binpb --against build/against.binpb
 
-bench: bench-ratelimit
+bench: bench-ratelimit bench-cost bench-router
 
 bench-ratelimit: $(INSTALLED)
 	$(PY) -m scripts.bench_ratelimit $(BENCH_ARGS)
+
+bench-cost: $(INSTALLED)
+	$(PY) -m scripts.bench_cost $(BENCH_ARGS)
+
+bench-router: $(INSTALLED)
+	$(PY) -m scripts.bench_router $(BENCH_ARGS)
 
 # Re-pin every dependency (needs PyPI); commit both lock files with the reason in the message.
 lock: $(INSTALLED)

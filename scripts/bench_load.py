@@ -1,8 +1,7 @@
-"""The benchmark's load generator: one process per target, grpc.aio clients, a few channels.
+"""The benchmarks' load generator: one process per target, grpc.aio clients, a few channels.
 
-`run_target(spec)` runs in a child process (started by `bench_ratelimit` with the spawn
-method) so the client's CPU never competes with the harness, and runs two phases against one
-server:
+`run_load(spec, client)` runs `run_target` in a child process (spawn method) so the client's
+CPU never competes with the harness, and runs two phases against one server:
 
 - saturation (closed loop): `concurrency` workers each keep one unary call in flight, spread
   over `channels` channels (separate TCP connections). After `warmup` seconds, calls that
@@ -10,24 +9,34 @@ server:
 - fixed rate (open loop): sends are scheduled every 1/`rate` s whatever the server does, and
   latency runs from the *scheduled* send time, so a server (or client) that falls behind shows
   up as queueing instead of silently lowering the rate (no coordinated omission). Reported:
-  achieved rate, p50, p99 and the share over 20 ms, Envoy's default rate-limit timeout.
+  achieved rate, p50, p99 and (`slow_ms`) the share over 20 ms, Envoy's default rate-limit
+  timeout.
 
-Requests are serialized once (1,000 distinct subjects or descriptor values, round robin).
+What a call is comes from a `Client`: an async context manager factory, given the spec, that
+yields the `Call` (index -> outcome and the moment the measured answer arrived, so a stream can
+be timed to its first chunk while the worker still waits for its end). It must be a module-level
+function so the spawned process can import it. `ratelimit_client` is the rate-limit service's;
+`scripts.bench_router_load` has the router's.
+
+Rate-limit requests are serialized once (1,000 distinct subjects or descriptor values, round robin).
 Responses are parsed: "decisions" count allowed and `denied` answers only; a CheckQuota answered
 unchecked (Redis unreachable, failure mode open) counts as `unchecked`, errors by gRPC code.
 Past a server's capacity grpc itself answers some calls CANCELLED (the bare no-op does too).
-Both processes' CPU over the measured window (`/proc`) shows which side was the bottleneck.
+Both processes' CPU over the measured window (`/proc`) shows which side was the bottleneck
+(and an upstream's, when the server calls one).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
-import os
+import multiprocessing
 import signal
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -36,6 +45,8 @@ import grpc
 from envoy.extensions.common.ratelimit.v3 import ratelimit_pb2
 from envoy.service.ratelimit.v3 import rls_pb2
 from switchboard.ratelimit.v1 import ratelimit_service_pb2 as pb
+
+from scripts.bench_servers import BenchError, cpu_seconds
 
 NOOP_METHOD = "/switchboard.bench.v1.Noop/Call"
 CHECK_QUOTA_METHOD = "/switchboard.ratelimit.v1.RateLimitService/CheckQuota"
@@ -49,7 +60,7 @@ CALL_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True)
 class LoadSpec:
-    target: str  # "noop", "noop_redis", "check_quota" or "should_rate_limit"
+    target: str  # e.g. "noop", "noop_redis", "check_quota" or "should_rate_limit"
     address: str
     server_pid: int
     concurrency: int = 64
@@ -58,6 +69,8 @@ class LoadSpec:
     rate: float = 1000.0
     fixed_rate: bool = True
     channels: int = 4
+    upstream_pid: int | None = None  # a process the server calls, whose CPU is also reported
+    slow_ms: float | None = SLOW_MS  # report the share of calls slower than this
 
 
 Descriptor, Entry = ratelimit_pb2.RateLimitDescriptor, ratelimit_pb2.RateLimitDescriptor.Entry
@@ -108,7 +121,8 @@ def _requests(target: str) -> tuple[str, list[bytes], Decode]:
 class _Recorder:
     """Latencies (ms) and outcomes of the calls that fall in the measured window."""
 
-    def __init__(self) -> None:
+    def __init__(self, slow_ms: float | None) -> None:
+        self.slow_ms = slow_ms
         self.latencies_ms: list[float] = []
         self.outcomes: Counter[str] = Counter()  # _DECISIONS, or a gRPC status code's name
         self.dropped = 0
@@ -119,9 +133,8 @@ class _Recorder:
 
     def summary(self, seconds: float) -> dict[str, Any]:
         lat = sorted(self.latencies_ms)
-        slow = sum(1 for v in lat if v > SLOW_MS)
         decided = self.outcomes["ok"] + self.outcomes["denied"]
-        return {
+        summary = {
             "calls": len(lat),
             **{name: self.outcomes[name] for name in _DECISIONS},
             "errors": {k: v for k, v in self.outcomes.items() if k not in _DECISIONS},
@@ -130,8 +143,11 @@ class _Recorder:
             "p50_ms": _percentile(lat, 50),
             "p99_ms": _percentile(lat, 99),
             "max_ms": lat[-1] if lat else None,
-            "over_20ms_pct": 100.0 * slow / len(lat) if lat else None,
         }
+        if self.slow_ms is not None:
+            slow = sum(1 for v in lat if v > self.slow_ms)
+            summary[f"over_{self.slow_ms:g}ms_pct"] = 100.0 * slow / len(lat) if lat else None
+        return summary
 
 
 def _percentile(ordered: list[float], pct: float) -> float | None:
@@ -142,55 +158,59 @@ def _percentile(ordered: list[float], pct: float) -> float | None:
     return ordered[rank - 1]
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process (all its threads), or None off Linux."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class _CpuWindow:
-    """CPU use of the server and of this client over one measured window, in % of one core."""
+    """CPU use of the server, its upstream (if any) and of this client over one measured
+    window, in % of one core."""
 
-    def __init__(self, server_pid: int) -> None:
-        self._pid = server_pid
-        self._start: tuple[float, float | None, float] | None = None
-        self.result: dict[str, float | None] = {"server_cpu_pct": None, "client_cpu_pct": None}
+    def __init__(self, server_pid: int, upstream_pid: int | None = None) -> None:
+        self._pids = {"server_cpu_pct": server_pid}
+        if upstream_pid is not None:
+            self._pids["upstream_cpu_pct"] = upstream_pid
+        self._start: tuple[float, dict[str, float | None], float] | None = None
+        self.result: dict[str, float | None] = dict.fromkeys([*self._pids, "client_cpu_pct"])
 
     def begin(self) -> None:
-        self._start = (time.perf_counter(), cpu_seconds(self._pid), time.process_time())
+        used = {key: cpu_seconds(pid) for key, pid in self._pids.items()}
+        self._start = (time.perf_counter(), used, time.process_time())
 
     def end(self) -> None:
         if self._start is None:
             return
-        wall0, server0, client0 = self._start
-        wall, server1 = max(1e-9, time.perf_counter() - wall0), cpu_seconds(self._pid)
-        if server0 is not None and server1 is not None:
-            self.result["server_cpu_pct"] = 100.0 * (server1 - server0) / wall
+        wall0, before, client0 = self._start
+        wall = max(1e-9, time.perf_counter() - wall0)
+        for key, pid in self._pids.items():
+            start, now = before[key], cpu_seconds(pid)
+            if start is not None and now is not None:
+                self.result[key] = 100.0 * (now - start) / wall
         self.result["client_cpu_pct"] = 100.0 * (time.process_time() - client0) / wall
 
 
-Call = Callable[[int], Awaitable[str]]
+# A call's outcome ("ok", or why not) and the perf_counter() time its measured answer arrived.
+Outcome = tuple[str, float]
+Call = Callable[[int], Awaitable[Outcome]]
+Client = Callable[[LoadSpec], AbstractAsyncContextManager[Call]]
+
+
+def answered(outcome: str) -> Outcome:
+    """An outcome timed now: the call's answer has just arrived."""
+    return outcome, time.perf_counter()
 
 
 def _make_call(channels: list[Any], method: str, requests: list[bytes], decode: Decode) -> Call:
     stubs = [ch.unary_unary(method) for ch in channels]  # bytes in, bytes out
 
-    async def call(i: int) -> str:
+    async def call(i: int) -> Outcome:
         try:
             raw = await stubs[i % len(stubs)](requests[i % len(requests)], timeout=CALL_TIMEOUT_S)
         except grpc.aio.AioRpcError as exc:
-            return str(exc.code().name)
-        return decode(raw)
+            return answered(str(exc.code().name))
+        return answered(decode(raw))
 
     return call
 
 
 async def _saturate(spec: LoadSpec, call: Call) -> dict[str, Any]:
-    rec, cpu = _Recorder(), _CpuWindow(spec.server_pid)
+    rec, cpu = _Recorder(spec.slow_ms), _CpuWindow(spec.server_pid, spec.upstream_pid)
     start = time.perf_counter()
     window_start, window_end = start + spec.warmup, start + spec.warmup + spec.duration
     counter = iter(range(MAX_CALLS))
@@ -200,8 +220,7 @@ async def _saturate(spec: LoadSpec, call: Call) -> dict[str, Any]:
             sent = time.perf_counter()
             if sent >= window_end:
                 return
-            outcome = await call(i)
-            done = time.perf_counter()
+            outcome, done = await call(i)
             if window_start <= done <= window_end:
                 rec.record(sent, done, outcome)
 
@@ -216,7 +235,7 @@ async def _saturate(spec: LoadSpec, call: Call) -> dict[str, Any]:
 
 
 async def _fixed_rate(spec: LoadSpec, call: Call) -> dict[str, Any]:
-    rec, cpu = _Recorder(), _CpuWindow(spec.server_pid)
+    rec, cpu = _Recorder(spec.slow_ms), _CpuWindow(spec.server_pid, spec.upstream_pid)
     interval = 1.0 / spec.rate
     warmup_calls = round(spec.warmup * spec.rate)
     total = min(MAX_CALLS, warmup_calls + round(spec.duration * spec.rate))
@@ -225,8 +244,7 @@ async def _fixed_rate(spec: LoadSpec, call: Call) -> dict[str, Any]:
 
     async def one(i: int, scheduled: float, measured: bool) -> None:
         nonlocal last_done
-        outcome = await call(i)
-        done = time.perf_counter()
+        outcome, done = await call(i)
         if measured:
             rec.record(scheduled, done, outcome)
             last_done = max(last_done, done)
@@ -262,8 +280,9 @@ async def _fixed_rate(spec: LoadSpec, call: Call) -> dict[str, Any]:
     return summary | cpu.result | {"target_rps": spec.rate}
 
 
-async def _run(spec: LoadSpec) -> dict[str, Any]:
-    method, requests, decode = _requests(spec.target)
+@contextlib.asynccontextmanager
+async def grpc_channels(spec: LoadSpec) -> AsyncIterator[list[grpc.aio.Channel]]:
+    """`spec.channels` ready channels to `spec.address`, each its own TCP connection."""
     options = [("grpc.use_local_subchannel_pool", 1)]  # one connection per channel
     channels = [
         grpc.aio.insecure_channel(spec.address, options=options) for _ in range(spec.channels)
@@ -271,26 +290,63 @@ async def _run(spec: LoadSpec) -> dict[str, Any]:
     try:
         for ch in channels:
             await asyncio.wait_for(ch.channel_ready(), timeout=10.0)
-        call = _make_call(channels, method, requests, decode)
-        result: dict[str, Any] = {"target": spec.target, "saturation": await _saturate(spec, call)}
-        if spec.fixed_rate:
-            result["fixed_rate"] = await _fixed_rate(spec, call)
-        return result
+        yield channels
     finally:
         await asyncio.gather(*(ch.close() for ch in channels))
 
 
-def run_target(spec: LoadSpec) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def ratelimit_client(spec: LoadSpec) -> AsyncIterator[Call]:
+    """The rate-limit benchmark's targets (and their no-op baselines)."""
+    method, requests, decode = _requests(spec.target)
+    async with grpc_channels(spec) as channels:
+        yield _make_call(channels, method, requests, decode)
+
+
+async def _run(spec: LoadSpec, client: Client) -> dict[str, Any]:
+    async with client(spec) as call:
+        result: dict[str, Any] = {"target": spec.target, "saturation": await _saturate(spec, call)}
+        if spec.fixed_rate:
+            result["fixed_rate"] = await _fixed_rate(spec, call)
+        return result
+
+
+def run_target(spec: LoadSpec, client: Client = ratelimit_client) -> dict[str, Any]:
     """Both phases against one target; the entry point of the load process."""
-    return asyncio.run(_run(spec))
+    return asyncio.run(_run(spec, client))
 
 
-def child_main(spec: LoadSpec, conn: Connection) -> None:
+def child_main(spec: LoadSpec, conn: Connection, client: Client = ratelimit_client) -> None:
     """Entry point of a spawned load process: sends back the result, or the error's text."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     try:
-        conn.send(("ok", run_target(spec)))
+        conn.send(("ok", run_target(spec, client)))
     except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
+
+
+def run_load(spec: LoadSpec, client: Client = ratelimit_client) -> dict[str, Any]:
+    """Runs one target's load in a fresh (spawned) process and returns its result."""
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=child_main, args=(spec, sender, client), name=f"load-{spec.target}")
+    proc.start()
+    sender.close()
+    bound = 2 * (spec.warmup + spec.duration) + 60.0
+    try:
+        if not receiver.poll(bound):
+            raise BenchError(f"load process for {spec.target} gave no result in {bound:.0f} s")
+        status, payload = receiver.recv()
+        proc.join(timeout=5.0)  # it exits right after sending
+    except EOFError:
+        raise BenchError(f"load process for {spec.target} died (exit {proc.exitcode})") from None
+    finally:  # on any error or interruption, stop it now
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout=5.0)
+    if status != "ok":
+        raise BenchError(f"load for {spec.target} failed: {payload}")
+    result: dict[str, Any] = payload
+    return result

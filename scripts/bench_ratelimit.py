@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import multiprocessing
 import os
 import platform
 import secrets
@@ -44,7 +43,7 @@ from typing import Any, NoReturn
 import grpc
 import redis
 
-from scripts.bench_load import LoadSpec, child_main, cpu_seconds
+from scripts.bench_load import LoadSpec, run_load
 from scripts.bench_report import aggregate, render
 from scripts.bench_servers import (
     OUT_DIR,
@@ -55,6 +54,7 @@ from scripts.bench_servers import (
     noop_server,
     ratelimit_server,
     running,
+    settle,
 )
 
 LABELS = {
@@ -63,43 +63,6 @@ LABELS = {
     "check_quota": "CheckQuota",
     "should_rate_limit": "ShouldRateLimit",
 }
-
-
-def run_load(spec: LoadSpec) -> dict[str, Any]:
-    """Runs one target's load in a fresh (spawned) process and returns its result."""
-    ctx = multiprocessing.get_context("spawn")
-    receiver, sender = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=child_main, args=(spec, sender), name=f"load-{spec.target}")
-    proc.start()
-    sender.close()
-    bound = 2 * (spec.warmup + spec.duration) + 60.0
-    try:
-        if not receiver.poll(bound):
-            raise BenchError(f"load process for {spec.target} gave no result in {bound:.0f} s")
-        status, payload = receiver.recv()
-        proc.join(timeout=5.0)  # it exits right after sending
-    except EOFError:
-        raise BenchError(f"load process for {spec.target} died (exit {proc.exitcode})") from None
-    finally:  # on any error or interruption, stop it now
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(timeout=5.0)
-    if status != "ok":
-        raise BenchError(f"load for {spec.target} failed: {payload}")
-    result: dict[str, Any] = payload
-    return result
-
-
-def settle(pid: int, idle_pct: float = 10.0, budget_s: float = 15.0) -> None:
-    """Waits (at most `budget_s`) until the server's CPU use falls below `idle_pct` of a core
-    over 0.5 s, so a backlog left by the previous target is not charged to the next."""
-    deadline = time.monotonic() + budget_s
-    while time.monotonic() < deadline:
-        before = cpu_seconds(pid)
-        time.sleep(0.5)
-        after = cpu_seconds(pid)
-        if before is None or after is None or (after - before) / 0.5 * 100.0 < idle_pct:
-            return
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

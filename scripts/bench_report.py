@@ -1,4 +1,4 @@
-"""The benchmark's report: combines rounds and renders the Markdown tables.
+"""The rate-limit benchmark's report: combines rounds and renders the Markdown tables.
 
 With `--rounds N` every target is measured N times, interleaved (no-op, CheckQuota,
 ShouldRateLimit, no-op, ...), so drift in what else the machine runs hits every target alike.
@@ -16,7 +16,8 @@ PHASES = ("saturation", "fixed_rate")
 SUMMED = frozenset({"calls", "ok", "denied", "unchecked", "dropped"})
 
 
-def _combine(phases: list[dict[str, Any]]) -> dict[str, Any]:
+def combine(phases: list[dict[str, Any]]) -> dict[str, Any]:
+    """One phase's results over rounds: rates, latencies and CPU the median, counts the sum."""
     out: dict[str, Any] = {}
     for key, first in phases[0].items():
         values = [p[key] for p in phases if p.get(key) is not None]
@@ -45,7 +46,7 @@ def aggregate(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
         entry["server"], entry["rounds"] = runs[0]["server"], len(runs)
         for phase in PHASES:
             if all(phase in r for r in runs):
-                entry[phase] = _combine([r[phase] for r in runs])
+                entry[phase] = combine([r[phase] for r in runs])
         ratios = [
             r["saturation"]["decisions_per_s"] / noop[r["round"]]
             for r in runs

@@ -116,7 +116,8 @@ spend_flag_daily = Table(
 prices = Table(
     "cost_prices",
     metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
+    # INTEGER on SQLite, so the key is a rowid alias that SQLite numbers itself.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), Identity(), primary_key=True),
     Column("provider", String(NAME), nullable=False),
     Column("model", String(NAME), nullable=False),
     Column("valid_from", DateTime(timezone=True), nullable=False),

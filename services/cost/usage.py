@@ -22,6 +22,9 @@ class UsageRecord:
     provider: str = ""
     upstream_model: str = ""
     input_tokens: int = 0
+    """Prompt tokens, cache reads included, cache writes not (those are `cache_write_tokens`,
+    priced on their own; a producer that cannot tell them apart counts them here, at the
+    plain input price)."""
     output_tokens: int = 0
     cached_tokens: int = 0
     """Part of input_tokens read from the provider's prompt cache."""

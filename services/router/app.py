@@ -50,7 +50,7 @@ from services.router.memory_breaker_store import MemoryBreakerStore
 from services.router.memory_response_cache import MemoryResponseCache
 from services.router.memory_usage_sink import MemoryUsageSink
 from services.router.providers.mock import validate_mock_options
-from services.router.providers.registry import ProviderRegistry
+from services.router.providers.registry import KEEPALIVE_EXPIRY_SECONDS, ProviderRegistry
 from services.router.redis_breaker_store import RedisBreakerStore
 from services.router.redis_response_cache import RedisResponseCache
 from services.router.redis_usage_sink import RedisUsageSink, StreamSettings
@@ -329,7 +329,11 @@ def _webhook_sender(secrets: SecretSource, name: str) -> WebhookSender | None:
 
 
 def _http_limits(max_connections: int) -> httpx.Limits:
-    return httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    return httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
+    )
 
 
 def _redis_probe(client: aioredis.Redis) -> Probe:

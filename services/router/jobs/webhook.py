@@ -2,15 +2,12 @@
 
 The body is JSON: `{"job_id", "state", "result"}` for a success (the completion in the codec's
 shape), `{"job_id", "state", "error": {"code", "message"}}` for a failure, `{"job_id", "state"}`
-for a cancellation. It is signed the way Stripe signs its webhooks:
+for a cancellation. It is signed the way Stripe signs its webhooks (`svckit.signatures`, which
+also says how to verify; re-exported here: `sign`, and `verify_signature`, its `verify`):
 
     X-Switchboard-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, f"{t}.{body}")>
 
-To verify (what `verify_signature` does): split the header on ",", read `t` and every `v1`;
-recompute the HMAC over the timestamp, a ".", and the raw request body bytes exactly as
-received; compare in constant time with each `v1`; reject when none matches or when `t` is
-further than the tolerance (5 minutes) from now, which stops replays of an old delivery. Each
-attempt is signed afresh. Delivery is at least once (a timed-out attempt may have arrived):
+Each attempt is signed afresh. Delivery is at least once (a timed-out attempt may have arrived):
 receivers deduplicate by `job_id`, which finishes only once.
 
 Retries: a transport error, a timeout, 408, 429 or a 5xx is retried with exponential backoff and
@@ -22,8 +19,6 @@ only (a webhook URL may carry a token), never the secret.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import random
@@ -36,33 +31,21 @@ import httpx
 
 from services.router.jobs.job_codec import completion_to_json
 from services.router.jobs.model import Job, JobState
+from svckit.signatures import DEFAULT_TOLERANCE_SECONDS, SIGNATURE_HEADER, sign
+from svckit.signatures import verify as verify_signature
 
-SIGNATURE_HEADER = "X-Switchboard-Signature"
-DEFAULT_TOLERANCE_SECONDS = 300.0
+__all__ = [
+    "DEFAULT_TOLERANCE_SECONDS",
+    "SIGNATURE_HEADER",
+    "WebhookSender",
+    "job_payload",
+    "sign",
+    "verify_signature",
+]
+
 _RETRYABLE_STATUS = frozenset({408, 429})
 
 log = logging.getLogger(__name__)
-
-
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    """The signature header's value for `body` sent at `timestamp` (unix seconds)."""
-    return f"t={timestamp},v1={_digest(secret, timestamp, body)}"
-
-
-def verify_signature(
-    secret: str,
-    header: str,
-    body: bytes,
-    *,
-    now: float,
-    tolerance_seconds: float = DEFAULT_TOLERANCE_SECONDS,
-) -> bool:
-    """True when `header` signs `body` with `secret` at a time within tolerance of `now`."""
-    timestamp, signatures = _parse_header(header)
-    if timestamp is None or abs(now - timestamp) > tolerance_seconds:
-        return False
-    expected = _digest(secret, timestamp, body)
-    return any(hmac.compare_digest(expected, candidate) for candidate in signatures)
 
 
 def job_payload(job: Job) -> dict[str, Any]:
@@ -167,23 +150,6 @@ class WebhookSender:
     def _delay(self, attempt: int) -> float:
         """Exponential, with jitter so many failed receivers are not retried in lockstep."""
         return float(self._backoff * 2 ** (attempt - 1) * (0.5 + self._rng.random()))
-
-
-def _digest(secret: str, timestamp: int, body: bytes) -> str:
-    message = str(timestamp).encode() + b"." + body
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
-
-
-def _parse_header(header: str) -> tuple[int | None, list[str]]:
-    timestamp: int | None = None
-    signatures: list[str] = []
-    for item in header.split(","):
-        key, _, value = item.strip().partition("=")
-        if key == "t" and value.isdigit():
-            timestamp = int(value)
-        elif key == "v1" and value:
-            signatures.append(value)
-    return timestamp, signatures
 
 
 def _host(url: str) -> str:

@@ -21,8 +21,12 @@ from services.router.providers.base import Provider
 from services.router.providers.mock import MockProvider
 from services.router.providers.openai_compat import OpenAICompatibleProvider
 
+KEEPALIVE_EXPIRY_SECONDS = 4.0
+"""Idle connections are dropped before common servers drop them (uvicorn after 5 s, others
+later), so a call never goes out on a connection the server is closing at that moment."""
+
 DEFAULT_LIMITS = httpx.Limits(
-    max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0
+    max_connections=200, max_keepalive_connections=50, keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS
 )
 
 

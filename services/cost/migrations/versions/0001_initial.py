@@ -97,7 +97,12 @@ def upgrade() -> None:
 
     op.create_table(
         "cost_prices",
-        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            sa.Identity(always=False),
+            nullable=False,
+        ),
         sa.Column("provider", sa.String(length=200), nullable=False),
         sa.Column("model", sa.String(length=200), nullable=False),
         sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),

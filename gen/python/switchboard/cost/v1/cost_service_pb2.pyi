@@ -387,7 +387,7 @@ class GetSpendRequest(_message.Message):
     def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group_by: _Optional[_Iterable[_Union[SpendDimension, str]]] = ..., tenant: _Optional[str] = ..., subject: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class SpendRow(_message.Message):
-    __slots__ = ("group", "cost", "input_tokens", "output_tokens", "requests", "unpriced_requests")
+    __slots__ = ("group", "cost", "input_tokens", "output_tokens", "requests", "unpriced_requests", "cached_tokens")
     class GroupEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -401,21 +401,25 @@ class SpendRow(_message.Message):
     OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     UNPRICED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    CACHED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     group: _containers.ScalarMap[str, str]
     cost: Money
     input_tokens: int
     output_tokens: int
     requests: int
     unpriced_requests: int
-    def __init__(self, group: _Optional[_Mapping[str, str]] = ..., cost: _Optional[_Union[Money, _Mapping]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., requests: _Optional[int] = ..., unpriced_requests: _Optional[int] = ...) -> None: ...
+    cached_tokens: int
+    def __init__(self, group: _Optional[_Mapping[str, str]] = ..., cost: _Optional[_Union[Money, _Mapping]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., requests: _Optional[int] = ..., unpriced_requests: _Optional[int] = ..., cached_tokens: _Optional[int] = ...) -> None: ...
 
 class GetSpendResponse(_message.Message):
-    __slots__ = ("rows", "total")
+    __slots__ = ("rows", "total", "totals")
     ROWS_FIELD_NUMBER: _ClassVar[int]
     TOTAL_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
     rows: _containers.RepeatedCompositeFieldContainer[SpendRow]
     total: Money
-    def __init__(self, rows: _Optional[_Iterable[_Union[SpendRow, _Mapping]]] = ..., total: _Optional[_Union[Money, _Mapping]] = ...) -> None: ...
+    totals: _containers.RepeatedCompositeFieldContainer[Money]
+    def __init__(self, rows: _Optional[_Iterable[_Union[SpendRow, _Mapping]]] = ..., total: _Optional[_Union[Money, _Mapping]] = ..., totals: _Optional[_Iterable[_Union[Money, _Mapping]]] = ...) -> None: ...
 
 class ExportSpendRequest(_message.Message):
     __slots__ = ("query", "format")
