@@ -60,12 +60,12 @@ def _check(v: Violations, at: str, record: UsageRecord) -> None:
         value = getattr(record, name)
         v.check(0 <= value <= TOKENS_MAX, f"{at}.{name}", f"must be between 0 and {TOKENS_MAX}")
     v.check(
-        record.cached_tokens <= record.input_tokens,
+        record.input_tokens < 0 or record.cached_tokens <= record.input_tokens,
         f"{at}.cached_tokens",
         "cannot exceed input_tokens",
     )
     v.check(
-        record.reasoning_tokens <= record.output_tokens,
+        record.output_tokens < 0 or record.reasoning_tokens <= record.output_tokens,
         f"{at}.reasoning_tokens",
         "cannot exceed output_tokens",
     )
