@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -35,8 +36,15 @@ LOG_TAIL_LINES = 40
 class ServiceProcess:
     """One service process on free ports; stop() sends SIGTERM."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path, service: str = "ratelimit") -> None:
-        self.port = free_port()
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        service: str = "ratelimit",
+        port: int | None = None,
+    ) -> None:
+        """`port`: a given gRPC port (a restarted service where its clients expect it)."""
+        self.port = port or free_port()
         self.metrics_port = free_port()
         self.service = service
         prefix = service.upper()
@@ -106,6 +114,17 @@ class ServiceProcess:
         if self.process is None:
             return Reaped(0, killed=False)
         return reap(self.process, signal.SIGTERM, timeout)
+
+    def metric(self, name: str) -> float:
+        """The sum of a metric's samples (every label set) on the service's metrics port."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name) and not line.startswith("#")
+        )
 
     def log(self) -> str:
         return self._log_path.read_text(errors="replace")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -167,17 +166,6 @@ async def test_two_replicas_admit_exactly_the_token_limit_with_commits(
     assert [(u.limit, u.remaining) for u in usage.limits] == [(50000, 0)]
 
 
-def _metric(service: ServiceProcess, name: str) -> float:
-    url = f"http://127.0.0.1:{service.metrics_port}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith(name) and not line.startswith("#")
-    )
-
-
 @pytest.mark.parametrize("mode", ["open", "closed"])
 async def test_redis_outage_follows_failure_mode_and_recovers(
     mode: str,
@@ -207,7 +195,7 @@ async def test_redis_outage_follows_failure_mode_and_recovers(
             await stub.CommitReservation(commit)
         assert commit_error.value.code() == grpc.StatusCode.UNAVAILABLE
         await asyncio.to_thread(service.wait_for_health, NOT_SERVING)
-        assert _metric(service, "ratelimit_backend_failures_total") >= 1
+        assert service.metric("ratelimit_backend_failures_total") >= 1
 
         private_redis.start()
         await asyncio.to_thread(service.wait_for_health, SERVING)
@@ -248,7 +236,7 @@ async def test_sigterm_drains_in_flight_calls_refuses_new_ones_and_exits_zero(
         in_flight = [
             asyncio.ensure_future(stub.CheckQuota(_check(f"keys/u{i}", "roomy"))) for i in range(20)
         ]
-        await _wait_until(lambda: _metric(service, "grpc_server_in_flight") >= 20)
+        await _wait_until(lambda: service.metric("grpc_server_in_flight") >= 20)
         service.terminate()
         refused = await _first_refusal(stub)
         replies = await asyncio.gather(*in_flight)
