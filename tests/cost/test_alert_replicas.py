@@ -112,7 +112,8 @@ async def _settled(
 ) -> pb.BudgetStatus:
     deadline = time.monotonic() + within
     while True:
-        status = (await stub.GetBudget(pb.GetBudgetRequest(budget_id=budget_id))).status
+        reply: pb.GetBudgetResponse = await stub.GetBudget(pb.GetBudgetRequest(budget_id=budget_id))
+        status = reply.status
         if status.spent.nanos >= spent:
             return status
         assert time.monotonic() < deadline, f"spent {status.spent.nanos} of {spent}"
