@@ -43,11 +43,25 @@ SUITE = (
         {"RATELIMIT_ENVOY_CONFIG_DIR": str(ROOT / "config" / "ratelimit" / "envoy")},
     ),
     Service(
+        "cost",
+        "services.cost",
+        _port("COST_GRPC_PORT", 50052),
+        _port("COST_METRICS_PORT", 9052),
+        {
+            "COST_SQLITE_PATH": str(ROOT / ".run" / "cost.sqlite3"),
+            "COST_PRICES_FILE": str(ROOT / "config" / "cost" / "prices.yaml"),
+        },
+    ),
+    Service(
         "router",
         "services.router",
         _port("ROUTER_GRPC_PORT", 50053),
         _port("ROUTER_METRICS_PORT", 9053),
-        {"ROUTER_SQLITE_PATH": str(ROOT / ".run" / "router.sqlite3")},
+        {
+            "ROUTER_SQLITE_PATH": str(ROOT / ".run" / "router.sqlite3"),
+            # Without Redis the router hands its usage events to the cost service directly.
+            "ROUTER_COST_ADDR": f"127.0.0.1:{_port('COST_GRPC_PORT', 50052)}",
+        },
     ),
 )
 
@@ -77,6 +91,7 @@ def _banner() -> str:
         "  .venv/bin/python -m services.ratelimit.client envoy llm api_key=demo",
         "  .venv/bin/python -m services.router.client models",
         '  .venv/bin/python -m services.router.client complete mock-gpt "Hello?" --stream',
+        "  .venv/bin/python -m services.cost.client spend --group-by model",
         "",
         "Ctrl-C stops everything.",
         "",

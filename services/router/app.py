@@ -5,7 +5,8 @@ runs it, tests serve it on port 0.
 
     ROUTER_REDIS_URL set    breakers, cache, usage events and the job queue in Redis, shared by
                             every replica
-    ROUTER_REDIS_URL empty  all of them in this process (the embedded default)
+    ROUTER_REDIS_URL empty  all of them in this process (the embedded default); usage events
+                            go to the cost service's RecordUsage when ROUTER_COST_ADDR is set
     ROUTER_DATABASE_URL     jobs in PostgreSQL (postgresql+asyncpg://...); empty: SQLite at
                             ROUTER_SQLITE_PATH. Migrations run at start-up.
 
@@ -35,6 +36,7 @@ from services.router.breaker import BreakerPolicy, BreakerStore, CircuitBreakers
 from services.router.breaker_metrics import BreakerMetrics
 from services.router.catalogue import Catalogue, CatalogueFile
 from services.router.chat import ChatRequest, Completion
+from services.router.cost_usage_sink import CostUsageSink
 from services.router.deployment_stats import DeploymentStats
 from services.router.fallback import FallbackChain
 from services.router.faults import FaultInjector
@@ -209,13 +211,20 @@ class _Backends:
         cache_metrics = CacheMetrics(registry)
         usage_metrics = UsageMetrics(registry)
         if not settings.redis_url:
+            usage: UsageSink = (
+                CostUsageSink(
+                    settings.cost_addr, usage_metrics, buffer_size=settings.usage_buffer_size
+                )
+                if settings.cost_addr
+                else MemoryUsageSink(usage_metrics, max_events=settings.usage_buffer_size)
+            )
             return cls(
                 None,
                 None,
                 MemoryBreakerStore(),
                 MemoryResponseCache(settings.cache_max_entries),
                 cache_metrics,
-                MemoryUsageSink(usage_metrics, max_events=settings.usage_buffer_size),
+                usage,
                 InProcessJobQueue(),
             )
         prefix = settings.key_prefix

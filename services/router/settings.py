@@ -56,7 +56,9 @@ class RouterSettings(ServiceSettings):
     cache_max_entries: int = Field(default=10_000, ge=1)
     cache_shared_across_tenants: bool = False
 
-    # Usage events for the cost service, on the stream `{key_prefix}usage`.
+    # Usage events for the cost service, on the stream `{key_prefix}usage`. Without Redis they
+    # go to the cost service at this address (RecordUsage), or stay in process when it is empty.
+    cost_addr: str = ""
     usage_stream_max_length: int = Field(default=1_000_000, ge=1000)
     usage_buffer_size: int = Field(default=100_000, ge=100)
 

@@ -240,3 +240,39 @@ async def test_spend_is_grouped_exported_and_rebuilt_from_the_ledger(
     assert rebuilt.events == 3
     assert again == grouped
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_hard_budget_admits_no_more_concurrent_calls_than_it_can_pay_for(
+    start_cost: StartCost,
+) -> None:
+    """The budget race: 100 concurrent checks against a hard budget worth 10 calls admit
+    exactly 10 (the tolerance is zero while calls cost no more than their estimate)."""
+    async with start_cost() as c:
+        await c.stub.SetPrice(
+            pb.SetPriceRequest(price=house_price(2_000_000_000, 8_000_000_000, NOW - DAY))
+        )
+        await c.stub.CreateBudget(
+            pb.CreateBudgetRequest(
+                budget=pb.Budget(
+                    scope="tenants/acme",
+                    period=pb.BUDGET_PERIOD_DAILY,
+                    limit=pb.Money(currency_code="USD", nanos=10 * 6_000_000),
+                    hard=True,
+                )
+            )
+        )
+
+        async def check(i: int) -> bool:
+            request = pb.CheckBudgetRequest(
+                request_id=f"race-{i}",
+                tenant="acme",
+                model="house-model",
+                provider="house",
+                upstream_model="house-1",
+                input_tokens=1000,
+                max_output_tokens=500,
+            )
+            return bool((await c.stub.CheckBudget(request)).allowed)
+
+        admitted = await asyncio.gather(*(check(i) for i in range(100)))
+    assert sum(admitted) == 10

@@ -23,8 +23,9 @@ from prometheus_client import CollectorRegistry
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from services.router.buffered_usage_sink import Backoff
 from services.router.memory_usage_sink import MemoryUsageSink, UsageSinkClosed
-from services.router.redis_usage_sink import Backoff, RedisUsageSink, StreamSettings, usage_stream
+from services.router.redis_usage_sink import RedisUsageSink, StreamSettings, usage_stream
 from services.router.usage_events import SCHEMA_VERSION, UsageEvent, UsageMetrics, UsageSink
 from tests.redis_server import RedisServer
 

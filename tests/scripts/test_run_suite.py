@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_suite_starts_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     grpc_port, metrics_port = free_port(), free_port()
-    router_port = free_port()
+    router_port, cost_port = free_port(), free_port()
     env = {
         **os.environ,
         "RATELIMIT_GRPC_PORT": str(grpc_port),
@@ -26,6 +26,9 @@ def test_the_suite_starts_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
         "ROUTER_GRPC_PORT": str(router_port),
         "ROUTER_METRICS_PORT": str(free_port()),
         "ROUTER_SQLITE_PATH": str(tmp_path / "router.sqlite3"),
+        "COST_GRPC_PORT": str(cost_port),
+        "COST_METRICS_PORT": str(free_port()),
+        "COST_SQLITE_PATH": str(tmp_path / "cost.sqlite3"),
     }
     log = tmp_path / "run.log"
     with log.open("wb") as out:
@@ -61,13 +64,28 @@ def test_the_suite_starts_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
             check=True,
         )
         assert json.loads(answer.stdout)["served"]["deployment"] == "mock-primary"
+        _wait_for(lambda: _spend_requests(cost_port) == 1)  # the call's usage reached the ledger
         os.killpg(runner.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         code = runner.wait(timeout=30)
     finally:
         reap(runner, timeout=5)
     output = log.read_text(errors="replace")
     assert code == 0, output
-    assert output.count('"message": "stopped"') == 2, output
+    assert output.count('"message": "stopped"') == 3, output
+
+
+def _spend_requests(port: int) -> int:
+    spend = subprocess.run(
+        [sys.executable, "-m", "services.cost.client", "--address", f"127.0.0.1:{port}", "spend"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    rows = json.loads(spend.stdout).get("rows", [])
+    assert all(int(row["cost"]["nanos"]) > 0 for row in rows)  # priced from the suite's file
+    return sum(int(row.get("requests", 0)) for row in rows)
 
 
 def _wait_for(condition: Callable[[], bool], within: float = 60) -> None:

@@ -31,6 +31,8 @@ from services.cost.tables import NAME, ledger
 from services.cost.usage import UsageRecord
 
 COLUMNS: tuple[str, ...] = tuple(column.name for column in ledger.c)
+LedgerRow = tuple[Any, ...]
+"""One `cost_ledger` row, its values in `COLUMNS` order."""
 REQUEST_ID_MAX = 128
 BIGINT_MAX = 2**63 - 1
 _TEXT_FIELDS = (
@@ -87,40 +89,48 @@ def _long(record: UsageRecord, name: str) -> bool:
 
 
 def variants_json(record: UsageRecord) -> str:
+    if not record.flag_variants:
+        return "{}"  # most events: no json.dumps call
     return json.dumps(dict(record.flag_variants), sort_keys=True, ensure_ascii=False)
 
 
+def ledger_values(priced: PricedUsage, recorded_at: datetime, default_currency: str) -> LedgerRow:
+    """The `cost_ledger` row of one event as a tuple in `COLUMNS` order (what COPY takes; no
+    dict per row); times in UTC (SQLite keeps no offset)."""
+    r, cost = priced.record, priced.cost
+    return (
+        r.request_id,
+        r.occurred_at.astimezone(UTC),
+        recorded_at,
+        r.tenant,
+        r.subject,
+        r.user,
+        r.api_key_id,
+        r.endpoint,
+        r.model,
+        r.deployment,
+        r.provider,
+        r.upstream_model,
+        r.input_tokens,
+        r.output_tokens,
+        r.cached_tokens,
+        r.cache_write_tokens,
+        r.reasoning_tokens,
+        r.latency_ms,
+        r.outcome,
+        r.cache_hit,
+        r.prompt_name,
+        r.prompt_version,
+        variants_json(r),
+        cost.currency if cost is not None else default_currency,
+        cost.nanos if cost is not None else None,
+        priced.price_id,
+    )
+
+
 def ledger_row(priced: PricedUsage, recorded_at: datetime, default_currency: str) -> dict[str, Any]:
-    """The `cost_ledger` row of one event; times in UTC (SQLite keeps no offset)."""
-    r = priced.record
-    return {
-        "request_id": r.request_id,
-        "occurred_at": r.occurred_at.astimezone(UTC),
-        "recorded_at": recorded_at,
-        "tenant": r.tenant,
-        "subject": r.subject,
-        "user": r.user,
-        "api_key_id": r.api_key_id,
-        "endpoint": r.endpoint,
-        "model": r.model,
-        "deployment": r.deployment,
-        "provider": r.provider,
-        "upstream_model": r.upstream_model,
-        "input_tokens": r.input_tokens,
-        "output_tokens": r.output_tokens,
-        "cached_tokens": r.cached_tokens,
-        "cache_write_tokens": r.cache_write_tokens,
-        "reasoning_tokens": r.reasoning_tokens,
-        "latency_ms": r.latency_ms,
-        "outcome": r.outcome,
-        "cache_hit": r.cache_hit,
-        "prompt_name": r.prompt_name,
-        "prompt_version": r.prompt_version,
-        "flag_variants": variants_json(r),
-        "currency": priced.cost.currency if priced.cost else default_currency,
-        "cost_nanos": priced.cost.nanos if priced.cost else None,
-        "price_id": priced.price_id,
-    }
+    """The `cost_ledger` row of one event as a dict (SQLite's executemany, the benchmark)."""
+    return dict(zip(COLUMNS, ledger_values(priced, recorded_at, default_currency), strict=True))
 
 
 def unnest_into(table: sa.Table) -> postgresql.Insert:

@@ -39,11 +39,18 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.cost.ledger import aggregates
 from services.cost.ledger.batch_pricing import price_batch
-from services.cost.ledger.rows import check_storable, insert_new, ledger_row
+from services.cost.ledger.postgres_write import write_batch
+from services.cost.ledger.rows import (
+    COLUMNS,
+    LedgerRow,
+    check_storable,
+    insert_new,
+    ledger_values,
+)
 from services.cost.ledger_hooks import LedgerHook, PricedUsage, Pricer
 from services.cost.money import Money
 from services.cost.usage import UsageRecord
@@ -117,8 +124,18 @@ def is_transient(exc: BaseException) -> bool:
         if exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError):
             return True
         code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-        return code in TRANSIENT_SQLSTATES or str(code or "").startswith("08")
+        return _transient_code(code)
+    if _transient_code(getattr(exc, "sqlstate", None)):  # the driver's own (the COPY)
+        return True
     return isinstance(exc, OSError | TimeoutError | ConnectionError)
+
+
+def _transient_code(code: object) -> bool:
+    return code in TRANSIENT_SQLSTATES or str(code or "").startswith("08")
+
+
+def _request_id(priced: PricedUsage) -> str:
+    return priced.record.request_id
 
 
 class LedgerWriter:
@@ -144,6 +161,7 @@ class LedgerWriter:
         if max_batch < 1 or max_delay < 0:
             raise ValueError("max_batch must be positive and max_delay not negative")
         self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
         self._pricer = pricer
         self._hooks = tuple(hooks)
         self._metrics = metrics
@@ -297,15 +315,28 @@ class LedgerWriter:
 
     async def _commit(self, priced: list[PricedUsage]) -> list[PricedUsage]:
         recorded_at = datetime.fromtimestamp(self._clock(), UTC)
-        ordered = sorted(priced, key=lambda p: p.record.request_id)
-        rows = [ledger_row(p, recorded_at, self._currency) for p in ordered]
+        ordered = sorted(priced, key=_request_id)
+        rows = [ledger_values(p, recorded_at, self._currency) for p in ordered]
         async with self._engine.begin() as conn:
-            inserted = await insert_new(conn, rows)
-            new = [p for p in ordered if p.record.request_id in inserted]
+            new = await self._insert(conn, ordered, rows)
             if new:
-                await aggregates.apply(conn, new, self._currency)
                 for hook in self._hooks:
                     await hook.in_transaction(conn, new)
+        return new
+
+    async def _insert(
+        self, conn: AsyncConnection, ordered: list[PricedUsage], rows: list[LedgerRow]
+    ) -> list[PricedUsage]:
+        """The new events' ledger rows and aggregates: on PostgreSQL COPY and one statement
+        (`postgres_write`); on SQLite the insert, then the aggregates summed in Python."""
+        if self._postgres:
+            inserted = await write_batch(conn, rows)
+            return [p for p in ordered if p.record.request_id in inserted]
+        dicts = [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+        inserted = await insert_new(conn, dicts)
+        new = [p for p in ordered if p.record.request_id in inserted]
+        if new:
+            await aggregates.apply(conn, new, self._currency)
         return new
 
     async def _after_commit(self, new: list[PricedUsage]) -> None:
