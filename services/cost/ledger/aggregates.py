@@ -3,9 +3,10 @@
 
 They are kept current by the ledger writer, in the transaction that inserts the ledger rows and
 for the newly inserted rows only, so an aggregate counts an event exactly when the ledger holds
-it. Each batch is first summed in Python (one row per key), then upserted with `ON CONFLICT DO
-UPDATE SET x = x + excluded.x` in key order, so concurrent writers lock rows in the same order
-and cannot deadlock on them.
+it. Each batch is first summed (one row per key), then upserted with `ON CONFLICT DO UPDATE
+SET x = x + excluded.x` in key order, so concurrent writers lock rows in the same order and
+cannot deadlock on them. On PostgreSQL the writer does this in SQL, in the statement that
+inserts the ledger rows (`postgres_write`); `apply` below is SQLite's path, summed in Python.
 
 The subject dimension is the event's `subject` (the caller: a user or a key, as the gateway
 names it); spend per tenant, model or endpoint sums over the others. An unpriced event counts

@@ -1,16 +1,15 @@
-"""Ledger rows: a priced usage event as a `cost_ledger` row, and the batched insert that keeps
-only the request ids the ledger did not have.
+"""Ledger rows: a priced usage event as a `cost_ledger` row (a tuple in column order, what
+COPY takes, or a dict), and SQLite's batched insert that keeps only the request ids the ledger
+did not have.
 
 The insert is one statement per batch, `ON CONFLICT (request_id) DO NOTHING RETURNING
 request_id`: the primary key decides what is new, whoever else writes at the same time, and
 the returned ids are exactly the rows this transaction added (a duplicate returns nothing).
-
-- PostgreSQL: `INSERT ... SELECT * FROM unnest($1::varchar[], $2::timestamptz[], ...)`, one
-  array parameter per column. A multi-row VALUES needs 27 parameters per row (asyncpg allows
-  32,767 per statement) and SQLAlchemy renders it afresh per batch size; the arrays are one
-  cached statement whatever the batch size, and measured about 1.8x faster on 50,000 rows.
-- SQLite (the embedded mode): the dialect's insert, executemany, which SQLAlchemy sends as
-  multi-row VALUES (`insertmanyvalues`).
+On SQLite (the embedded mode) it is the dialect's insert, executemany, which SQLAlchemy sends
+as multi-row VALUES (`insertmanyvalues`). PostgreSQL's write is `postgres_write` (COPY into a
+staging table, then ledger and aggregates in one statement); `unnest_into` (one array
+parameter per column: one cached statement whatever the batch size) remains for the
+aggregates' rebuild and the benchmark's raw insert.
 
 Rows are passed in request-id order, so concurrent writers take the key locks in one order.
 """
@@ -144,7 +143,8 @@ def unnest_into(table: sa.Table) -> postgresql.Insert:
 
 
 def unnest_insert(table: sa.Table, on_conflict: bool = True) -> sa.Executable:
-    """The ledger's insert on PostgreSQL (or a plain one into a copy, for the benchmark)."""
+    """An insert from arrays into `table`, skipping known request ids unless `on_conflict` is
+    False (the benchmark's plain insert into a copy of the ledger)."""
     insert = unnest_into(table)
     if not on_conflict:
         return insert
@@ -153,7 +153,6 @@ def unnest_insert(table: sa.Table, on_conflict: bool = True) -> sa.Executable:
     )
 
 
-_PG_INSERT = unnest_insert(ledger, on_conflict=True)
 _SQLITE_INSERT = (
     sqlite.insert(ledger)
     .on_conflict_do_nothing(index_elements=["request_id"])
@@ -166,11 +165,8 @@ def columnar(rows: Sequence[dict[str, Any]], table: sa.Table = ledger) -> dict[s
 
 
 async def insert_new(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> set[str]:
-    """Inserts the rows the ledger does not have yet; their request ids."""
+    """SQLite: inserts the rows the ledger does not have yet; their request ids."""
     if not rows:
         return set()
-    if conn.dialect.name == "postgresql":
-        result = await conn.execute(_PG_INSERT, columnar(rows))
-    else:
-        result = await conn.execute(_SQLITE_INSERT, list(rows))
+    result = await conn.execute(_SQLITE_INSERT, list(rows))
     return set(result.scalars().all())

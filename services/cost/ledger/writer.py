@@ -8,9 +8,11 @@ own. Each batch, in one transaction:
 
 1. duplicates within the batch are dropped (the first occurrence wins);
 2. every event is priced (`batch_pricing`: a few Pricer lookups per batch);
-3. one `INSERT ... ON CONFLICT (request_id) DO NOTHING RETURNING request_id` (`rows`) adds the
-   events the ledger does not have yet; the primary key, not this process, decides;
-4. the aggregates and every hook's `in_transaction` see only those new events;
+3. `INSERT ... ON CONFLICT (request_id) DO NOTHING RETURNING` adds the events the ledger does
+   not have yet; the primary key, not this process, decides;
+4. the aggregates and every hook's `in_transaction` see only those new events. On PostgreSQL
+   steps 3 and 4's aggregates are one COPY and one statement (`postgres_write`); on SQLite an
+   executemany (`rows`) and the upserts summed in Python (`aggregates`);
 5. commit, then every hook's `after_commit` (whose failure is logged, never the caller's).
 
 Rows go in request-id order and aggregate rows in key order, so concurrent writers (other
