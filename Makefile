@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 BUF := node_modules/.bin/buf
 BUF_DEPS := build/buf-deps/google/api/httpbody.proto
-COVERED := --cov=svckit --cov=services --cov-report=term --cov-fail-under=90
+COVERED := --cov=svckit --cov=services --cov=gateway --cov-report=term --cov-fail-under=90
 
 .PHONY: help install run test lint format protos protos-check buf-lint buf-breaking bench bench-ratelimit bench-cost bench-router lock clean
 

@@ -7,6 +7,8 @@ Anything else that escapes a handler becomes INTERNAL with a generic message (an
 
     ServiceError
     ├── InvalidArgument      INVALID_ARGUMENT, with field violations
+    ├── Unauthenticated      UNAUTHENTICATED (no, or no valid, credentials)
+    ├── PermissionDenied     PERMISSION_DENIED (valid credentials, not allowed to do this)
     ├── NotFound             NOT_FOUND
     ├── AlreadyExists        ALREADY_EXISTS
     ├── FailedPrecondition   FAILED_PRECONDITION
@@ -74,6 +76,20 @@ class InvalidArgument(ServiceError):
         return cls([FieldViolation(field, description)], reason=reason)
 
 
+class Unauthenticated(ServiceError):
+    """The caller did not prove who it is; the message never repeats the credential."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    default_reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(ServiceError):
+    """The caller is known but may not do this (a missing scope, another tenant's data)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+    default_reason = "PERMISSION_DENIED"
+
+
 class NotFound(ServiceError):
     code = grpc.StatusCode.NOT_FOUND
     default_reason = "NOT_FOUND"
@@ -135,8 +151,10 @@ __all__ = [
     "FieldViolation",
     "InvalidArgument",
     "NotFound",
+    "PermissionDenied",
     "ResourceExhausted",
     "ServiceError",
+    "Unauthenticated",
     "Unavailable",
     "Violations",
 ]

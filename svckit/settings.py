@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-SettingsT = TypeVar("SettingsT", bound="ServiceSettings")
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
 
 class SettingsError(Exception):

@@ -1,0 +1,1 @@
+"""The gateway's HTTP plumbing shared by every route: security headers, limits, health."""

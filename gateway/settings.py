@@ -1,0 +1,47 @@
+"""The gateway's settings: every `GATEWAY_*` variable, read once at start-up.
+
+The services it fronts are named by address (`GATEWAY_RATELIMIT_ADDR`, `GATEWAY_ROUTER_ADDR`,
+`GATEWAY_COST_ADDR`, gRPC `host:port`); readiness follows their gRPC health. Keys and tenants
+live in `GATEWAY_DATABASE_URL` (empty: SQLite at `GATEWAY_SQLITE_PATH`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from svckit.settings import load_settings
+
+
+class GatewaySettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    log_level: str = "INFO"
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+    ratelimit_addr: str = "127.0.0.1:50051"
+    router_addr: str = "127.0.0.1:50053"
+    cost_addr: str = "127.0.0.1:50052"
+    ready_timeout_seconds: float = Field(default=1.0, gt=0)
+
+    database_url: str = ""
+    sqlite_path: Path = Path(".run/gateway.sqlite3")
+    # Name of the secret holding the pepper API keys are hashed with (gateway.keys.hashing).
+    key_pepper_secret_name: str = "GATEWAY_KEY_PEPPER"
+
+    # Comma-separated origins allowed by CORS; empty: no cross-origin access.
+    cors_origins: str = ""
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+
+def load(environ: Mapping[str, str]) -> GatewaySettings:
+    """Settings from `environ`; raises `svckit.settings.SettingsError` listing every problem."""
+    return load_settings(GatewaySettings, "GATEWAY", environ)
