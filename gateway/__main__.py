@@ -1,7 +1,8 @@
 """`python -m gateway`: the gateway, configured by `GATEWAY_*` variables, served by uvicorn.
 
 uvicorn handles SIGTERM: it stops accepting connections, lets requests in flight finish for
-`GATEWAY_SHUTDOWN_GRACE_SECONDS`, then runs the app's shutdown (closing the gRPC channels).
+`GATEWAY_SHUTDOWN_GRACE_SECONDS`, then runs the app's shutdown (pending reconciliations, the
+gRPC channels, the keys' database). The app's start-up migrates the keys' database first.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 import uvicorn
 
 from gateway.app import build
+from gateway.keys.hashing import PepperMissing
 from gateway.settings import load
 from svckit.logs import configure_logging
 from svckit.settings import SettingsError
@@ -24,7 +26,11 @@ def main() -> int:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
     configure_logging("gateway", settings.log_level)
-    gateway = build(settings)
+    try:
+        gateway = build(settings)
+    except PepperMissing as exc:  # names the secret, never a value
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(
         gateway.app,
         host=settings.http_host,

@@ -2,7 +2,13 @@
 
 The services it fronts are named by address (`GATEWAY_RATELIMIT_ADDR`, `GATEWAY_ROUTER_ADDR`,
 `GATEWAY_COST_ADDR`, gRPC `host:port`); readiness follows their gRPC health. Keys and tenants
-live in `GATEWAY_DATABASE_URL` (empty: SQLite at `GATEWAY_SQLITE_PATH`).
+live in `GATEWAY_DATABASE_URL` (empty: SQLite at `GATEWAY_SQLITE_PATH`), migrated at start-up.
+
+The pipeline's knobs: `GATEWAY_OUTPUT_TOKENS_ESTIMATE` is the completion length a request
+without `max_tokens` is assumed to reach when its tokens are reserved against the rate limit
+(the real count replaces the estimate when the call ends); `GATEWAY_ROUTER_TIMEOUT_SECONDS`
+bounds one router call, streams included; `GATEWAY_KEY_CACHE_SECONDS` is how long a looked-up
+key is trusted before the database is asked again (a revocation elsewhere takes that long).
 """
 
 from __future__ import annotations
@@ -33,9 +39,26 @@ class GatewaySettings(BaseModel):
     # Name of the secret holding the pepper API keys are hashed with (gateway.keys.hashing).
     key_pepper_secret_name: str = "GATEWAY_KEY_PEPPER"
 
+    output_tokens_estimate: int = Field(default=1024, ge=1)
+    router_timeout_seconds: float = Field(default=600.0, gt=0)
+    admin_timeout_seconds: float = Field(default=30.0, gt=0)
+    key_cache_seconds: float = Field(default=30.0, ge=0)
+    # How long the catalogue (model -> provider and upstream model, which prices a budget
+    # check) is kept before the router is asked again.
+    catalogue_cache_seconds: float = Field(default=30.0, ge=0)
+
     # Comma-separated origins allowed by CORS; empty: no cross-origin access.
     cors_origins: str = ""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    @property
+    def key_database_url(self) -> str:
+        """The keys' database: `database_url`, or the embedded SQLite file."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.key_database_url.startswith("sqlite")
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -1,9 +1,11 @@
-"""`make run`'s runner, as a person uses it: start, see the banner, call a service, Ctrl-C."""
+"""`make run`'s runner, as a person uses it: start, see the banner, call a service and the
+gateway with the printed key, Ctrl-C."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +13,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import openai
+import pytest
+
+from scripts.run_suite import dev_key
 from tests.redis_server import free_port, reap
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +35,10 @@ def test_the_suite_starts_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
         "COST_GRPC_PORT": str(cost_port),
         "COST_METRICS_PORT": str(free_port()),
         "COST_SQLITE_PATH": str(tmp_path / "cost.sqlite3"),
+        "GATEWAY_HTTP_PORT": str(gateway_port := free_port()),
+        "GATEWAY_SQLITE_PATH": str(tmp_path / "gateway.sqlite3"),
     }
+    env.pop("SWITCHBOARD_DEV_KEY", None)
     log = tmp_path / "run.log"
     with log.open("wb") as out:
         runner = subprocess.Popen(
@@ -64,14 +73,44 @@ def test_the_suite_starts_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
             check=True,
         )
         assert json.loads(answer.stdout)["served"]["deployment"] == "mock-primary"
-        _wait_for(lambda: _spend_requests(cost_port) == 1)  # the call's usage reached the ledger
+        key = re.search(r"dev key +(sb-\S+)", banner)
+        assert key is not None, banner
+        assert f"http://127.0.0.1:{gateway_port}/api/docs" in banner
+        with openai.OpenAI(
+            base_url=f"http://127.0.0.1:{gateway_port}/v1", api_key=key.group(1), max_retries=0
+        ) as sdk:
+            completion = sdk.chat.completions.create(
+                model="mock-gpt", messages=[{"role": "user", "content": "Through the gateway?"}]
+            )
+        assert completion.choices[0].message.content
+        _wait_for(lambda: _spend_requests(cost_port) == 2)  # both calls' usage reached the ledger
         os.killpg(runner.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         code = runner.wait(timeout=30)
     finally:
         reap(runner, timeout=5)
     output = log.read_text(errors="replace")
     assert code == 0, output
-    assert output.count('"message": "stopped"') == 3, output
+    assert output.count('"message": "stopped"') == 3, output  # the services; the gateway: code 0
+
+
+def test_a_given_development_key_is_adopted_and_kept_across_runs(tmp_path: Path) -> None:
+    given = "sb-0123456789ab-" + "k" * 43
+    environ = {
+        "GATEWAY_SQLITE_PATH": str(tmp_path / "gateway.sqlite3"),
+        "SWITCHBOARD_DEV_KEY": given,
+    }
+
+    assert dev_key(environ) == given
+    assert dev_key(environ) == given  # the second run finds it
+
+
+def test_a_malformed_development_key_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    environ = {"GATEWAY_SQLITE_PATH": str(tmp_path / "g.sqlite3"), "SWITCHBOARD_DEV_KEY": "sk-oops"}
+
+    with pytest.raises(SystemExit) as refused:
+        dev_key(environ)
+
+    assert "sk-oops" not in str(refused.value)
 
 
 def _spend_requests(port: int) -> int:
