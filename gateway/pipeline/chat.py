@@ -172,6 +172,8 @@ def context(caller: Caller) -> pb.CallContext:
         tenant=caller.key.tenant,
         subject=key_subject(caller.key),
         endpoint=ENDPOINT,
+        user=caller.key.user,
+        api_key_id=caller.key.id,
     )
 
 

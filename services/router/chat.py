@@ -81,6 +81,8 @@ class CallContext:
     prompt_name: str = ""
     prompt_version: int = 0
     flag_variants: Mapping[str, str] = field(default_factory=dict)
+    user: str = ""
+    api_key_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

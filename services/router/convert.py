@@ -65,6 +65,8 @@ def chat_request(message: pb.CompleteRequest) -> ChatRequest:
             prompt_name=message.context.prompt_name,
             prompt_version=message.context.prompt_version,
             flag_variants=dict(message.context.flag_variants),
+            user=message.context.user,
+            api_key_id=message.context.api_key_id,
         ),
     )
 

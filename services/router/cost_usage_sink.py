@@ -97,4 +97,6 @@ def usage_message(event: UsageEvent) -> cost_pb.UsageEvent:
         prompt_name=event.prompt_name,
         prompt_version=event.prompt_version,
         flag_variants=dict(event.flag_variants),
+        user=event.user,
+        api_key_id=event.api_key_id,
     )

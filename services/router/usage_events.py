@@ -27,6 +27,7 @@ Stream format (Redis; schema 1). The stream is `{key_prefix}usage` (configurable
     prompt_version  decimal integer, 0 with no prompt
     flag_variants   JSON object of flag key to variant ("{}" when none)
     error_reason    "" unless outcome is "error" (a reason code like UPSTREAM_TIMEOUT)
+    user, api_key_id   the user and API key behind the call, "" when the caller gave none
 
 The cost service reads it with a consumer group (`XREADGROUP`, `XACK` once the ledger has the
 event) and rebuilds each event with `UsageEvent.from_fields`. Fields may be added within a schema
@@ -75,6 +76,8 @@ class UsageEvent:
     prompt_version: int = 0
     flag_variants: Mapping[str, str] = field(default_factory=dict)
     error_reason: str = ""
+    user: str = ""
+    api_key_id: str = ""
 
     def __post_init__(self) -> None:
         if not self.request_id:
@@ -128,6 +131,8 @@ class UsageEvent:
                 prompt_version=int(entry.get("prompt_version", "0")),
                 flag_variants=_variants(entry.get("flag_variants", "{}")),
                 error_reason=entry.get("error_reason", ""),
+                user=entry.get("user", ""),
+                api_key_id=entry.get("api_key_id", ""),
             )
         except KeyError as exc:
             raise ValueError(f"usage event without {exc}") from exc

@@ -105,6 +105,8 @@ class UsageRecorder:
                     prompt_version=context.prompt_version,
                     flag_variants=dict(context.flag_variants),
                     error_reason=error_reason,
+                    user=context.user,
+                    api_key_id=context.api_key_id,
                 )
             )
         except Exception:  # an event we cannot build or hand over must not fail the answer

@@ -92,13 +92,15 @@ async def test_platform_only_rpcs_are_refused_to_a_tenant_admin(
     assert platform_reload.json()["models"] == 1
 
 
+@pytest.mark.parametrize("scope", ["tenants/globex", "users/gus"])
 async def test_a_hard_budget_once_spent_blocks_and_other_tenants_see_none_of_it(
-    stack: Stack, http: httpx.AsyncClient
+    stack: Stack, http: httpx.AsyncClient, scope: str
 ) -> None:
     # One call's worst case (100 output tokens at 600 nanodollars, plus input) fits in the
-    # limit; the spend of that call (100 words) plus the next worst case does not.
+    # limit; the spend of that call (100 words) plus the next worst case does not. A user's
+    # budget is charged like a tenant's: the usage event carries the key's user.
     budget = {
-        "scope": "tenants/globex",
+        "scope": scope,
         "period": "BUDGET_PERIOD_MONTHLY",
         "limit": {"currencyCode": "USD", "nanos": "100000"},
         "hard": True,
@@ -119,16 +121,14 @@ async def test_a_hard_budget_once_spent_blocks_and_other_tenants_see_none_of_it(
             )
 
     assert blocked.value.code == "insufficient_quota"
-    assert "tenants/globex" in blocked.value.message
+    assert scope in blocked.value.message
     assert blocked.value.response.headers["x-should-retry"] == "false"
 
     acme = stack.auth("acme-admin")
     acme_spend = await http.get("/v1/cost/spend", headers=acme)
     acme_budgets = await http.get("/v1/cost/budgets", headers=acme)
     other_spend = await http.get("/v1/cost/spend", params={"tenant": "globex"}, headers=acme)
-    other_budgets = await http.get(
-        "/v1/cost/budgets", params={"scope": "tenants/globex"}, headers=acme
-    )
+    other_budgets = await http.get("/v1/cost/budgets", params={"scope": scope}, headers=acme)
     other_budget = await http.get(f"/v1/cost/budgets/{budget_id}", headers=acme)
     globex_budget = await http.get(f"/v1/cost/budgets/{budget_id}", headers=stack.auth("globex"))
 

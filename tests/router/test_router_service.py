@@ -35,6 +35,8 @@ async def test_a_completion_reports_who_served_it_and_emits_one_usage_event(
             prompt_name="greeting",
             prompt_version=3,
             flag_variants={"new-model": "treatment"},
+            user="u1",
+            api_key_id="k1",
         )
         answer = await r.stub.Complete(ask("gpt", context=context))
         events = await usage_events(r)
@@ -61,6 +63,7 @@ async def test_a_completion_reports_who_served_it_and_emits_one_usage_event(
     )
     assert (event.prompt_name, event.prompt_version) == ("greeting", 3)
     assert dict(event.flag_variants) == {"new-model": "treatment"}
+    assert (event.user, event.api_key_id) == ("u1", "k1")
     assert r.metric("router_requests_total", gen_ai_request_model="gpt", outcome="success") == 1
 
 

@@ -77,6 +77,8 @@ def request_to_json(request: ChatRequest) -> Json:
             "prompt_name": x.prompt_name,
             "prompt_version": x.prompt_version,
             "flag_variants": dict(x.flag_variants),
+            "user": x.user,
+            "api_key_id": x.api_key_id,
         },
     }
 
@@ -109,6 +111,8 @@ def request_from_json(data: Mapping[str, Any]) -> ChatRequest:
             prompt_name=x.get("prompt_name", ""),
             prompt_version=x.get("prompt_version", 0),
             flag_variants=dict(x.get("flag_variants", {})),
+            user=x.get("user", ""),
+            api_key_id=x.get("api_key_id", ""),
         ),
     )
 

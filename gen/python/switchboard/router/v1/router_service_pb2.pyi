@@ -104,7 +104,7 @@ class CacheControl(_message.Message):
     def __init__(self, no_cache: _Optional[bool] = ..., no_store: _Optional[bool] = ..., ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., allow_nondeterministic: _Optional[bool] = ...) -> None: ...
 
 class CallContext(_message.Message):
-    __slots__ = ("request_id", "tenant", "subject", "endpoint", "prompt_name", "prompt_version", "flag_variants")
+    __slots__ = ("request_id", "tenant", "subject", "endpoint", "prompt_name", "prompt_version", "flag_variants", "user", "api_key_id")
     class FlagVariantsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,8 @@ class CallContext(_message.Message):
     PROMPT_NAME_FIELD_NUMBER: _ClassVar[int]
     PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
     FLAG_VARIANTS_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     tenant: str
     subject: str
@@ -126,7 +128,9 @@ class CallContext(_message.Message):
     prompt_name: str
     prompt_version: int
     flag_variants: _containers.ScalarMap[str, str]
-    def __init__(self, request_id: _Optional[str] = ..., tenant: _Optional[str] = ..., subject: _Optional[str] = ..., endpoint: _Optional[str] = ..., prompt_name: _Optional[str] = ..., prompt_version: _Optional[int] = ..., flag_variants: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    user: str
+    api_key_id: str
+    def __init__(self, request_id: _Optional[str] = ..., tenant: _Optional[str] = ..., subject: _Optional[str] = ..., endpoint: _Optional[str] = ..., prompt_name: _Optional[str] = ..., prompt_version: _Optional[int] = ..., flag_variants: _Optional[_Mapping[str, str]] = ..., user: _Optional[str] = ..., api_key_id: _Optional[str] = ...) -> None: ...
 
 class CompleteRequest(_message.Message):
     __slots__ = ("model", "messages", "tools", "tool_choice", "temperature", "top_p", "max_tokens", "stop", "seed", "cache", "context")
