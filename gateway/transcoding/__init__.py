@@ -10,7 +10,8 @@ error body, `openapi` documents the same routes.
 """
 
 from gateway.transcoding.http_rules import Route, RouteTable, routes_of, routes_of_services
-from gateway.transcoding.openapi import Comments, build_document, merge, render_json, render_yaml
+from gateway.transcoding.openapi import build_document, merge, render_json, render_yaml
+from gateway.transcoding.proto_comments import Comments
 from gateway.transcoding.proxy import TranscodingRouter
 from gateway.transcoding.status_map import HTTP_STATUS, http_status
 

@@ -23,7 +23,6 @@ from grpc_tools import protoc
 from gateway.transcoding.http_rules import Route, routes_of, routes_of_services
 from gateway.transcoding.openapi import (
     ERROR_SCHEMA,
-    Comments,
     Document,
     build_document,
     merge,
@@ -32,6 +31,7 @@ from gateway.transcoding.openapi import (
     render_json,
     render_yaml,
 )
+from gateway.transcoding.proto_comments import Comments
 
 from .test_http_rules import LIBRARY, SERVICES
 
