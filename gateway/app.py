@@ -40,6 +40,7 @@ from switchboard.router.v1 import router_service_pb2_grpc as router_grpc
 
 from gateway.downstream import Downstreams
 from gateway.http.health import health_routes
+from gateway.http.mount import AnyPathMount
 from gateway.http.protection import ProtectionMiddleware
 from gateway.keys.cache import CachedKeyLookup
 from gateway.keys.hashing import KeyHasher, SecretSource, pepper_from
@@ -143,8 +144,8 @@ class Gateway:
         )
         admin = TranscodedAdmin(auth, proxy, StoredTenantData(self.keys, cost))
         keys_api = KeysApi(auth, self.keys, self.key_lookup)
-        admin_routes: list[BaseRoute] = [*keys_api.routes(), Mount("", app=admin)]
-        return Router(routes=[*openai.routes(), Mount(ADMIN_PREFIX, routes=admin_routes)])
+        admin_routes: list[BaseRoute] = [*keys_api.routes(), AnyPathMount("", app=admin)]
+        return Router(routes=[*openai.routes(), AnyPathMount(ADMIN_PREFIX, routes=admin_routes)])
 
 
 def build(
@@ -194,7 +195,7 @@ def build(
         *health_routes(downstreams),
         Mount("/metrics", make_asgi_app(registry)),
         *openapi_routes(gateway_document(table, ADMIN_PREFIX)),
-        Mount("", app=deferred),
+        AnyPathMount("", app=deferred),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     gateway = Gateway(app, downstreams, registry, settings, keys, lookup, table, clock, deferred)

@@ -1,4 +1,5 @@
-"""Run a service (`python -m services.<name>`) as a real process, as its container does.
+"""Run a service (`python -m services.<name>`, or the gateway) as a real process, as its
+container does.
 
 A process never outlives its test. `stop()` sends SIGTERM and waits `STOP_TIMEOUT` seconds,
 longer than the service's own shutdown deadline, then SIGKILLs and reaps it. `stop_all()` stops
@@ -26,6 +27,7 @@ from tests.redis_server import Reaped, free_port, reap, track
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 STOP_TIMEOUT = 25.0
 """Seconds after SIGTERM before the harness kills a service: its own deadline is 10 + 5 s."""
@@ -67,7 +69,7 @@ class ServiceProcess:
         with self._log_path.open("ab") as log:
             self.process = track(
                 subprocess.Popen(
-                    [sys.executable, "-m", f"services.{self.service}"],
+                    self.command(),
                     env=self._env,
                     cwd=ROOT,
                     stdout=log,
@@ -75,6 +77,9 @@ class ServiceProcess:
                 )
             )
         self.wait_for_health(SERVING)
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", f"services.{self.service}"]
 
     def health(self) -> int:
         with grpc.insecure_channel(self.address) as channel:
@@ -136,6 +141,38 @@ class ServiceProcess:
             return f"(no log: {exc})"
 
 
+class GatewayProcess(ServiceProcess):
+    """`python -m gateway`: HTTP on one free port, which serves its `/metrics` too. It counts
+    as SERVING once `GET /health/ready` answers 200, that is once every downstream service
+    answers its gRPC health as SERVING; anything else (refused, 503) is NOT_SERVING."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path, port: int | None = None) -> None:
+        super().__init__(env, log_path, service="gateway", port=port)
+        self.metrics_port = self.port
+        self._env = {
+            **os.environ,
+            "GATEWAY_HTTP_HOST": "127.0.0.1",
+            "GATEWAY_HTTP_PORT": str(self.port),
+            "OTEL_SDK_DISABLED": "true",
+            **env,
+        }
+
+    @property
+    def origin(self) -> str:
+        """http://127.0.0.1:<port>"""
+        return f"http://{self.address}"
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "gateway"]
+
+    def health(self) -> int:
+        try:
+            with urllib.request.urlopen(f"{self.origin}/health/ready", timeout=2) as response:
+                return int(SERVING if response.status == 200 else NOT_SERVING)
+        except OSError:  # refused while it starts; HTTPError (503) while a downstream is not
+            return int(NOT_SERVING)
+
+
 def stop_all(services: Iterable[ServiceProcess], timeout: float = STOP_TIMEOUT) -> None:
     """Stop every service (SIGTERM to all at once), reap them all, then fail on a bad exit."""
     services = list(services)
@@ -166,4 +203,4 @@ def stop_all(services: Iterable[ServiceProcess], timeout: float = STOP_TIMEOUT) 
         pytest.fail("\n\n".join(problems), pytrace=False)
 
 
-__all__ = ["STOP_TIMEOUT", "ServiceProcess", "stop_all"]
+__all__ = ["STOP_TIMEOUT", "GatewayProcess", "ServiceProcess", "stop_all"]

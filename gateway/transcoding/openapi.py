@@ -234,15 +234,19 @@ class _Operations:
             if variable.segments != ("*",):
                 schema["pattern"] = "^" + "/".join(map(_segment_pattern, variable.segments)) + "$"
             description = self.schemas.comments.get(str(leaf.full_name))
+            parameter: Schema = {
+                "name": variable.field_path,
+                "in": "path",
+                "required": True,
+                "schema": schema,
+            }
             if variable.multi_segment:
                 slash = 'Its "/" may be sent as is or percent-encoded.'
                 description = _join(description, slash)
-            parameters.append(
-                _described(
-                    {"name": variable.field_path, "in": "path", "required": True, "schema": schema},
-                    description,
-                )
-            )
+                # The example shows a value's shape, and tells clients and test generators that a
+                # "/" in this parameter is intended, not a misrouting.
+                parameter["example"] = _example_of(variable.segments)
+            parameters.append(_described(parameter, description))
         return parameters
 
     def _query_parameters(self, route: Route) -> list[Schema]:
@@ -283,6 +287,20 @@ class _Operations:
 
 def _segment_pattern(segment: str) -> str:
     return {"*": "[^/]+", "**": ".+"}.get(segment, re.escape(segment))
+
+
+def _example_of(segments: tuple[str, ...]) -> str:
+    """A value matching `segments`: a letter per "*", two segments for "**", literals kept."""
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    parts = []
+    for segment in segments:
+        if segment == "*":
+            parts.append(next(letters))
+        elif segment == "**":
+            parts.append(f"{next(letters)}/{next(letters)}")
+        else:
+            parts.append(segment)
+    return "/".join(parts)
 
 
 def _query_fields(
