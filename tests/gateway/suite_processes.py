@@ -10,7 +10,7 @@ same pepper, before the gateway starts.
 The tiers are chosen for a wall clock, which these processes read: `pro` counts requests per
 UTC day only, so its remaining count moves by exactly one a call (a day turns over only at
 midnight), and `tiny` admits one request a minute, so its refusal comes within three calls even
-when a minute turns over between two of them.
+when a minute turns over between two of them. `bulk` is for load tests: it never runs out.
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ tiers:
     tokens_per_minute: 1000000
   tiny:
     requests_per_minute: 1
+  bulk:
+    requests_per_day: 1000000
+    tokens_per_minute: 1000000000
 """
 
 TENANTS = ("platform", "acme", "globex")
@@ -42,6 +45,7 @@ KEYS = {
     "platform": ("platform", "ops", "pro", "admin"),
     "acme": ("acme", "alice", "pro", "inference,admin"),
     "globex": ("globex", "gus", "tiny", "inference,admin"),
+    "bulk": ("platform", "load", "bulk", "inference"),
 }
 """Key name: tenant, user, tier, scopes."""
 
@@ -60,6 +64,8 @@ class Suite:
     gateway: GatewayProcess
     keys: dict[str, str] = field(default_factory=dict)
     """Key name (KEYS) to its plaintext."""
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    """The gRPC services behind the gateway, by name (ratelimit, cost, router)."""
 
     @property
     def base_url(self) -> str:
@@ -136,12 +142,19 @@ def _create_key(env: Mapping[str, str], tenant: str, user: str, tier: str, scope
 
 
 @contextmanager
-def running_suite(backends: Backends, tmp_path: Path) -> Iterator[Suite]:
+def running_suite(
+    backends: Backends,
+    tmp_path: Path,
+    overrides: Mapping[str, Mapping[str, str]] | None = None,
+) -> Iterator[Suite]:
     """Start the three services and the keys at once, then the gateway; stop all after,
-    failing the test if any of them did not exit 0 on SIGTERM."""
+    failing the test if any of them did not exit 0 on SIGTERM. `overrides`: service name to
+    variables added to its environment (a router catalogue, a pool size)."""
     tiers = tmp_path / "tiers.yaml"
     tiers.write_text(TIERS)
     env = environments(backends, tiers)
+    for name, variables in (overrides or {}).items():
+        env[name].update(variables)
     services = {
         name: ServiceProcess(env[name], tmp_path / f"{name}.log", name)
         for name in ("ratelimit", "cost", "router")
@@ -164,7 +177,7 @@ def running_suite(backends: Backends, tmp_path: Path) -> Iterator[Suite]:
         )
         running.append(gateway)
         gateway.start()
-        yield Suite(gateway, keys)
+        yield Suite(gateway, keys, dict(services))
     finally:
         stop_all(running)
 
