@@ -12,6 +12,8 @@ import redis.asyncio as aioredis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from svckit.health import Probe
+
 
 def pooled_redis(
     url: str,
@@ -35,3 +37,12 @@ def pooled_redis(
         retry=Retry(ExponentialBackoff(cap=0.05, base=0.005), retries=1),
     )
     return aioredis.Redis.from_pool(pool)
+
+
+def redis_probe(client: aioredis.Redis) -> Probe:
+    """A readiness probe: Redis answers PING."""
+
+    async def probe() -> bool:
+        return bool(await client.ping())
+
+    return probe

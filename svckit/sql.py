@@ -26,6 +26,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from svckit.health import Probe
+
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     engine = create_async_engine(database_url, **kwargs)
@@ -54,6 +56,17 @@ def _begin_immediately(engine: AsyncEngine) -> None:
 
     event.listen(engine.sync_engine, "connect", no_implicit_begin)
     event.listen(engine.sync_engine, "begin", begin_immediate)
+
+
+def database_probe(engine: AsyncEngine) -> Probe:
+    """A readiness probe: the database answers `SELECT 1`."""
+
+    async def probe() -> bool:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    return probe
 
 
 @dataclass(frozen=True)

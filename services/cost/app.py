@@ -23,8 +23,6 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 from switchboard.cost.v1 import cost_service_pb2_grpc as pb_grpc
 
 from services.cost.budgets.accounting import BudgetAccounting
@@ -50,8 +48,9 @@ from services.cost.reports.spend import SpendReport
 from services.cost.servicer import SERVICE_NAME, CostParts, CostServicer
 from services.cost.settings import CostSettings
 from svckit.health import Probe
-from svckit.redis_client import pooled_redis
+from svckit.redis_client import pooled_redis, redis_probe
 from svckit.server import Registration, ServiceApp
+from svckit.sql import database_probe
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +111,9 @@ def build(
     servicer = CostServicer(parts)
     lifecycle = _Lifecycle(settings, parts, price_store, consumer, feed, webhook, reservations)
     lifecycle.clients = [c for c in (client, consumer_client) if c is not None]
-    dependencies: dict[str, Probe] = {"database": _database_probe(engine)}
+    dependencies: dict[str, Probe] = {"database": database_probe(engine)}
     if client is not None:
-        dependencies["redis"] = _redis_probe(client)
+        dependencies["redis"] = redis_probe(client)
     app = ServiceApp(
         name="cost",
         registrations=[
@@ -238,19 +237,3 @@ class _Lifecycle:
                 await close()
             except Exception:  # one failing close must not keep the others open
                 log.warning("closing %s failed", close, exc_info=True)
-
-
-def _database_probe(engine: AsyncEngine) -> Probe:
-    async def probe() -> bool:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-
-    return probe
-
-
-def _redis_probe(client: aioredis.Redis) -> Probe:
-    async def probe() -> bool:
-        return bool(await client.ping())
-
-    return probe

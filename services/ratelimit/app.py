@@ -40,7 +40,7 @@ from services.ratelimit.settings import RateLimitSettings
 from services.ratelimit.tiers import load_tiers
 from services.ratelimit.windows import Clock
 from svckit.health import Probe
-from svckit.redis_client import pooled_redis
+from svckit.redis_client import pooled_redis, redis_probe
 from svckit.server import Registration, ServiceApp
 
 log = logging.getLogger(__name__)
@@ -68,13 +68,6 @@ def redis_client(url: str, settings: RateLimitSettings) -> aioredis.Redis:
         pool_size=settings.redis_pool_size,
         pool_timeout_seconds=settings.redis_pool_timeout_seconds,
     )
-
-
-def _ping(client: aioredis.Redis) -> Probe:
-    async def probe() -> bool:
-        return bool(await client.ping())
-
-    return probe
 
 
 def _envoy_options(settings: RateLimitSettings) -> EnvoyOptions:
@@ -110,7 +103,7 @@ def build(
     if settings.redis_url:
         main = redis_client(settings.redis_url, settings)
         clients.append(main)
-        dependencies["redis"] = _ping(main)
+        dependencies["redis"] = redis_probe(main)
         quota_store = RedisQuotaStore(main, key_prefix=settings.key_prefix)
         counters = RedisCounterStore(main, key_prefix=settings.key_prefix + "envoy:")
     else:
@@ -119,7 +112,7 @@ def build(
     if settings.redis_persecond_url:
         second = redis_client(settings.redis_persecond_url, settings)
         clients.append(second)
-        dependencies["redis_persecond"] = _ping(second)
+        dependencies["redis_persecond"] = redis_probe(second)
         per_second = RedisCounterStore(second, key_prefix=settings.key_prefix + "envoy:")
 
     limiter = Limiter(

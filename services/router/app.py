@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import httpx
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from switchboard.router.v1 import router_service_pb2_grpc as pb_grpc
 
@@ -65,8 +64,9 @@ from services.router.settings import RouterSettings
 from services.router.usage_events import UsageMetrics, UsageSink
 from services.router.usage_recorder import UsageRecorder
 from svckit.health import Probe
-from svckit.redis_client import pooled_redis
+from svckit.redis_client import pooled_redis, redis_probe
 from svckit.server import Registration, ServiceApp
+from svckit.sql import database_probe
 
 log = logging.getLogger(__name__)
 
@@ -174,9 +174,9 @@ def build(
         jobs=jobs,
     )
     lifecycle = _Lifecycle(settings, engine, worker, parts, providers, webhook)
-    dependencies: dict[str, Probe] = {"database": _database_probe(engine)}
+    dependencies: dict[str, Probe] = {"database": database_probe(engine)}
     if parts.redis is not None:
-        dependencies["redis"] = _redis_probe(parts.redis)
+        dependencies["redis"] = redis_probe(parts.redis)
     app = ServiceApp(
         name="router",
         registrations=[
@@ -343,19 +343,3 @@ def _http_limits(max_connections: int) -> httpx.Limits:
         max_keepalive_connections=max_connections,
         keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
     )
-
-
-def _redis_probe(client: aioredis.Redis) -> Probe:
-    async def probe() -> bool:
-        return bool(await client.ping())
-
-    return probe
-
-
-def _database_probe(engine: AsyncEngine) -> Probe:
-    async def probe() -> bool:
-        async with engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-
-    return probe

@@ -231,7 +231,7 @@ async def test_failures_are_logged_without_the_secret_or_the_url_token(
     closed.close()  # nothing listens there now
     hooks = sender(max_attempts=2)
 
-    with caplog.at_level(logging.INFO, logger="services.router.jobs.webhook"):
+    with caplog.at_level(logging.INFO, logger="svckit.webhooks"):
         ok = await hooks.deliver(finished_job(f"http://127.0.0.1:{port}/hook?token=tok-secret"))
     await hooks.aclose()
 
