@@ -10,13 +10,13 @@ BUF := node_modules/.bin/buf
 BUF_DEPS := build/buf-deps/google/api/httpbody.proto
 COVERED := --cov=svckit --cov=services --cov=gateway --cov-report=term --cov-fail-under=90
 
-.PHONY: help install run test lint format protos protos-check buf-lint buf-breaking bench bench-ratelimit bench-cost bench-router lock clean
+.PHONY: help install run test lint format protos protos-check buf-lint buf-breaking bench bench-ratelimit bench-cost bench-router bench-gateway lock clean
 
 help:
 	@echo "make run    start the suite with embedded defaults (Ctrl-C stops it)"
 	@echo "make test   run every test (real Redis when it answers; CI requires it)"
 	@echo "make lint   ruff, mypy --strict, buf lint, generated-code drift check"
-	@echo "make bench  benchmarks (bench-ratelimit, bench-cost, bench-router)"
+	@echo "make bench  benchmarks (bench-ratelimit, bench-cost, bench-router, bench-gateway)"
 
 $(INSTALLED): requirements-dev.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required, found " + sys.version.split()[0])'
@@ -77,7 +77,7 @@ buf-breaking: $(BUF) $(BUF_DEPS)
 	$(BUF) build -o build/current.binpb
 	$(BUF) breaking build/current.binpb --against build/against.binpb
 
-bench: bench-ratelimit bench-cost bench-router
+bench: bench-ratelimit bench-cost bench-router bench-gateway
 
 bench-ratelimit: $(INSTALLED)
 	$(PY) -m scripts.bench_ratelimit $(BENCH_ARGS)
@@ -87,6 +87,10 @@ bench-cost: $(INSTALLED)
 
 bench-router: $(INSTALLED)
 	$(PY) -m scripts.bench_router $(BENCH_ARGS)
+
+# Installs LiteLLM's proxy and Portkey's gateway into build/bench-env on first use (PyPI, npm).
+bench-gateway: $(INSTALLED)
+	$(PY) -m scripts.bench_gateways $(BENCH_ARGS)
 
 # Re-pin every dependency (needs PyPI); commit both lock files with the reason in the message.
 lock: $(INSTALLED)

@@ -1,0 +1,429 @@
+"""The gateway benchmark's targets: what `bench_gateways` sends the same chat request to.
+
+    direct       the fake upstream itself (`bench_fake_openai`): the baseline
+    switchboard  the whole suite as deployed, each service its own process: the gateway, then
+                 rate limit (a tier with a request and a token quota, tokens reserved and
+                 reconciled), budget (a hard tenant budget checked and reserved on every call),
+                 router (an OpenAI-compatible deployment pointing at the fake) and cost (every
+                 call priced and written to the ledger). Embedded backends by default (memory
+                 and SQLite, as `make run`); `--backends real` puts them on Redis and PostgreSQL.
+    litellm      LiteLLM's proxy (`litellm[proxy]`, pinned), installed by the benchmark into a
+                 scratch virtual environment under build/bench-env, one worker, a master key, no
+                 database, one model pointing at the fake
+    portkey      Portkey's gateway (npm `@portkey-ai/gateway`, pinned), installed under
+                 build/bench-env, the fake named per request with `x-portkey-custom-host`
+
+A competitor that cannot be installed here (no registry) is reported as not measured, with the
+reason; the others still run. Each target's processes are started before its runs and stopped
+after, so only one target holds memory and CPU at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from scripts.bench_servers import OUT_DIR, ROOT, BenchError, Server, free_port
+
+# The first that installs wins: 1.110.2's proxy extra needs `litellm-proxy==1.110.2`, which some
+# registries (this machine's mirror) lack; 1.108.7 is the newest whose extra resolves there.
+LITELLM_VERSIONS = ("1.110.2", "1.108.7")
+PORTKEY_VERSION = "1.15.2"
+ENV_DIR = ROOT / "build" / "bench-env"
+MODEL = "bench-model"
+UPSTREAM_MODEL = "bench-upstream-model"
+PEPPER = "bench-pepper-" + "p" * 32
+LITELLM_MASTER_KEY = "sk-bench-master-key"
+INSTALL_TIMEOUT_S = 900.0
+
+TIERS_YAML = """\
+tiers:
+  bench:
+    requests_per_day: 1000000000
+    requests_per_minute: 1000000000
+    tokens_per_minute: 1000000000000
+"""
+PRICES_YAML = f"""\
+prices:
+  - provider: openai
+    model: {UPSTREAM_MODEL}
+    valid_from: "2025-01-01T00:00:00Z"
+    currency: USD
+    input_per_million: "0.15"
+    output_per_million: "0.60"
+"""
+MODELS_YAML = """\
+models:
+  {model}:
+    deployments:
+      - name: bench-upstream
+        provider: openai
+        upstream_model: {upstream_model}
+        base_url: {base_url}
+        timeout_seconds: 30
+        max_retries: 0
+"""
+LITELLM_YAML = """\
+model_list:
+  - model_name: {model}
+    litellm_params:
+      model: openai/{upstream_model}
+      api_base: {base_url}
+      api_key: sk-fake
+general_settings:
+  master_key: {master_key}
+"""
+BUDGET = {
+    "scope": "tenants/bench",
+    "period": "BUDGET_PERIOD_MONTHLY",
+    "limit": {"currencyCode": "USD", "nanos": str(1000 * 10**9)},  # $1,000: never reached
+    "hard": True,
+}
+
+
+@dataclass
+class Target:
+    name: str
+    base_url: str  # what an OpenAI client takes as base_url (ends in /v1)
+    headers: tuple[tuple[str, str], ...]
+    version: str
+    servers: list[Server] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for server in reversed(self.servers):
+            server.stop()
+
+
+def http_ready(path: str, headers: dict[str, str] | None = None) -> Callable[[str], bool]:
+    """A probe: GET http://address{path} answers 200."""
+
+    def probe(address: str) -> bool:
+        request = urllib.request.Request(f"http://{address}{path}", headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=2) as answer:
+                return bool(answer.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    return probe
+
+
+def fake_upstream() -> Server:
+    port = free_port()
+    argv = [sys.executable, "-m", "scripts.bench_fake_openai", "--port", str(port)]
+    return Server("fake-upstream", argv, dict(os.environ), port, ready=lambda a: _answers(a))
+
+
+def _answers(address: str) -> bool:
+    body = {"model": "probe", "messages": [{"role": "user", "content": "ready?"}]}
+    try:
+        return httpx.post(f"http://{address}/v1/chat/completions", json=body).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def direct(upstream: Server) -> Target:
+    return Target("direct", f"http://{upstream.address}/v1", (), "fake upstream")
+
+
+# --- Switchboard -------------------------------------------------------------------------
+
+
+def _service_env(name: str, port: int, extra: dict[str, str]) -> dict[str, str]:
+    prefix = name.upper()
+    env = {k: v for k, v in os.environ.items() if k != "OTEL_SDK_DISABLED"}
+    return env | {
+        f"{prefix}_GRPC_HOST": "127.0.0.1",
+        f"{prefix}_GRPC_PORT": str(port),
+        f"{prefix}_METRICS_PORT": str(free_port()),
+        f"{prefix}_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def _service(name: str, extra: dict[str, str]) -> Server:
+    port = free_port()
+    argv = [sys.executable, "-m", f"services.{name}"]
+    return Server(name, argv, _service_env(name, port, extra), port)
+
+
+def switchboard_backends(workdir: Path, real: bool, prefix: str) -> dict[str, dict[str, str]]:
+    """Each service's backend variables: embedded files under `workdir`, or Redis + PostgreSQL."""
+    if not real:
+        return {
+            "ratelimit": {},
+            "cost": {"COST_SQLITE_PATH": str(workdir / "cost.sqlite3")},
+            "router": {"ROUTER_SQLITE_PATH": str(workdir / "router.sqlite3")},
+            "gateway": {"GATEWAY_SQLITE_PATH": str(workdir / "gateway.sqlite3")},
+        }
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    database = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://root@127.0.0.1:5432/test")
+    return {
+        "ratelimit": {"RATELIMIT_REDIS_URL": redis_url, "RATELIMIT_KEY_PREFIX": f"{prefix}rl:"},
+        "cost": {
+            "COST_REDIS_URL": redis_url,
+            "COST_KEY_PREFIX": f"{prefix}cost:",
+            "COST_USAGE_STREAM": f"{prefix}router:usage",
+            "COST_DATABASE_URL": database,
+        },
+        "router": {
+            "ROUTER_REDIS_URL": redis_url,
+            "ROUTER_KEY_PREFIX": f"{prefix}router:",
+            "ROUTER_DATABASE_URL": database,
+        },
+        "gateway": {"GATEWAY_DATABASE_URL": database},
+    }
+
+
+def switchboard(workdir: Path, upstream: Server, *, real: bool, prefix: str) -> Target:
+    """The suite: three services, a tenant, a key and a budget, then the gateway."""
+    (workdir / "tiers.yaml").write_text(TIERS_YAML)
+    (workdir / "prices.yaml").write_text(PRICES_YAML)
+    base_url = f"http://{upstream.address}/v1"
+    (workdir / "models.yaml").write_text(
+        MODELS_YAML.format(model=MODEL, upstream_model=UPSTREAM_MODEL, base_url=base_url)
+    )
+    backends = switchboard_backends(workdir, real, prefix)
+    target = Target("switchboard", "", (), _version())
+    try:
+        ratelimit = _service(
+            "ratelimit",
+            {"RATELIMIT_TIERS_FILE": str(workdir / "tiers.yaml"), **backends["ratelimit"]},
+        )
+        target.servers.append(ratelimit)
+        cost = _service(
+            "cost", {"COST_PRICES_FILE": str(workdir / "prices.yaml"), **backends["cost"]}
+        )
+        target.servers.append(cost)
+        router_extra = {"ROUTER_MODELS_FILE": str(workdir / "models.yaml"), **backends["router"]}
+        if not real:  # without Redis the router hands usage to the cost service directly
+            router_extra["ROUTER_COST_ADDR"] = cost.address
+        router = _service("router", router_extra)
+        target.servers.append(router)
+        gateway_env = {
+            "GATEWAY_KEY_PEPPER": PEPPER,
+            "GATEWAY_RATELIMIT_ADDR": ratelimit.address,
+            "GATEWAY_COST_ADDR": cost.address,
+            "GATEWAY_ROUTER_ADDR": router.address,
+            "GATEWAY_LOG_LEVEL": "WARNING",
+            **backends["gateway"],
+        }
+        key = _bench_key(gateway_env)
+        for server in target.servers:
+            server.wait_ready(60.0)
+        gateway = _gateway(gateway_env)
+        target.servers.append(gateway)
+        gateway.wait_ready(60.0)
+    except BaseException:
+        target.stop()
+        raise
+    target.base_url = f"http://{gateway.address}/v1"
+    target.headers = (("authorization", f"Bearer {key}"),)
+    _create_budget(gateway.address, key)
+    return target
+
+
+def _version() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return f"main@{done.stdout.strip()}" if done.returncode == 0 else "working tree"
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.keys.cli", *args],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:  # stdout (which holds a key) is not shown
+        raise BenchError(f"switchboard {' '.join(args[:2])} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def _bench_key(env: dict[str, str]) -> str:
+    _cli(env, "tenants", "create", "bench")
+    return _cli(
+        env, "keys", "create", "--tenant", "bench", "--user", "load", "--tier", "bench",
+        "--scopes", "inference,admin",
+    )  # fmt: skip
+
+
+def _gateway(env: dict[str, str]) -> Server:
+    port = free_port()
+    full = {k: v for k, v in os.environ.items() if k != "OTEL_SDK_DISABLED"}
+    full |= env | {"GATEWAY_HTTP_HOST": "127.0.0.1", "GATEWAY_HTTP_PORT": str(port)}
+    argv = [sys.executable, "-m", "gateway"]
+    return Server("gateway", argv, full, port, ready=http_ready("/health/ready"))
+
+
+def _create_budget(address: str, key: str) -> None:
+    url = f"http://{address}/admin/v1/cost/budgets"
+    answer = httpx.post(url, json=BUDGET, headers={"authorization": f"Bearer {key}"}, timeout=10)
+    if answer.status_code != 200:
+        raise BenchError(f"creating the bench budget failed: {answer.status_code} {answer.text}")
+
+
+# --- LiteLLM -------------------------------------------------------------------------------
+
+
+def litellm(workdir: Path, upstream: Server) -> Target:
+    venv, version = _litellm_env()
+    config = workdir / "litellm.yaml"
+    config.write_text(
+        LITELLM_YAML.format(
+            model=MODEL,
+            upstream_model=UPSTREAM_MODEL,
+            base_url=f"http://{upstream.address}/v1",
+            master_key=LITELLM_MASTER_KEY,
+        )
+    )
+    port = free_port()
+    argv = [str(venv / "bin" / "litellm"), "--config", str(config), "--port", str(port)]
+    argv += ["--host", "127.0.0.1", "--num_workers", "1"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "OTEL_"))}
+    env |= {"LITELLM_LOG": "ERROR", "LITELLM_MODE": "PRODUCTION", "DISABLE_ADMIN_UI": "True"}
+    auth = {"authorization": f"Bearer {LITELLM_MASTER_KEY}"}
+    server = Server("litellm", argv, env, port, ready=http_ready("/health/liveliness", auth))
+    target = Target("litellm", f"http://{server.address}/v1", tuple(auth.items()), version)
+    target.servers.append(server)
+    try:
+        server.wait_ready(180.0)
+    except BaseException:
+        target.stop()
+        raise
+    return target
+
+
+def _litellm_env() -> tuple[Path, str]:
+    """A scratch virtual environment with the first of LITELLM_VERSIONS that installs."""
+    failures = []
+    for version in LITELLM_VERSIONS:
+        venv = ENV_DIR / f"litellm-{version}"
+        marker = venv / ".installed"
+        if marker.exists():
+            return venv, version
+        shutil.rmtree(venv, ignore_errors=True)
+        print(f"installing litellm[proxy]=={version} into {venv} ...", flush=True)
+        try:
+            _run([sys.executable, "-m", "venv", str(venv)])
+            pip = [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
+            _run([*pip, f"litellm[proxy]=={version}"])
+        except BenchError as exc:
+            failures.append(str(exc))
+            continue
+        marker.touch()
+        return venv, version
+    raise BenchError("no LiteLLM version installed: " + "; ".join(failures))
+
+
+# --- Portkey -------------------------------------------------------------------------------
+
+
+def portkey(upstream: Server) -> Target:
+    home = _portkey_env()
+    port = free_port()
+    script = home / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+    argv = ["node", str(script), f"--port={port}", "--headless"]
+    env = dict(os.environ) | {"NODE_ENV": "production"}
+    server = Server("portkey", argv, env, port, ready=http_ready("/"))
+    headers = (
+        ("x-portkey-provider", "openai"),
+        ("x-portkey-custom-host", f"http://{upstream.address}/v1"),
+        ("authorization", "Bearer sk-fake"),
+    )
+    target = Target("portkey", f"http://{server.address}/v1", headers, PORTKEY_VERSION)
+    target.servers.append(server)
+    try:
+        server.wait_ready(60.0)
+    except BaseException:
+        target.stop()
+        raise
+    return target
+
+
+def _portkey_env() -> Path:
+    home = ENV_DIR / f"portkey-{PORTKEY_VERSION}"
+    marker = home / ".installed"
+    if marker.exists():
+        return home
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        raise BenchError("Portkey's gateway needs node and npm, which are not on PATH")
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    (home / "package.json").write_text('{"name": "bench-portkey", "private": true}\n')
+    print(f"installing @portkey-ai/gateway@{PORTKEY_VERSION} into {home} ...", flush=True)
+    npm = ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"]
+    _run([*npm, f"@portkey-ai/gateway@{PORTKEY_VERSION}"], cwd=home)
+    marker.touch()
+    return home
+
+
+def _run(argv: list[str], cwd: Path | None = None) -> None:
+    log = OUT_DIR / "install.log"
+    with log.open("ab") as out:
+        try:
+            done = subprocess.run(
+                argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=INSTALL_TIMEOUT_S
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise BenchError(f"{argv[0]} failed: {exc}") from exc
+    if done.returncode != 0:
+        raise BenchError(f"{' '.join(argv[:3])} ... exited {done.returncode}; see {log}")
+
+
+def peak_rss_mib(pid: int) -> float | None:
+    """Peak resident memory (VmHWM) of a process and its descendants, in MiB."""
+    total, found = 0, False
+    for each in [pid, *_descendants(pid)]:
+        try:
+            status = Path(f"/proc/{each}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+                found = True
+    return total / 1024 if found else None
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def wait_briefly() -> None:
+    """A pause between targets so the previous one's sockets and CPU are gone."""
+    time.sleep(1.0)
