@@ -10,7 +10,7 @@ BUF := node_modules/.bin/buf
 BUF_DEPS := build/buf-deps/google/api/httpbody.proto
 COVERED := --cov=svckit --cov=services --cov=gateway --cov-report=term --cov-fail-under=90
 
-.PHONY: help install run test lint format protos protos-check buf-lint buf-breaking bench bench-ratelimit bench-cost bench-router bench-gateway lock clean
+.PHONY: help install run test lint format protos protos-check buf-lint buf-breaking bench bench-ratelimit bench-cost bench-router bench-gateway bench-prompts lock clean
 
 help:
 	@echo "make run    start the suite with embedded defaults (Ctrl-C stops it)"
@@ -77,7 +77,7 @@ buf-breaking: $(BUF) $(BUF_DEPS)
 	$(BUF) build -o build/current.binpb
 	$(BUF) breaking build/current.binpb --against build/against.binpb
 
-bench: bench-ratelimit bench-cost bench-router bench-gateway
+bench: bench-ratelimit bench-cost bench-router bench-gateway bench-prompts
 
 bench-ratelimit: $(INSTALLED)
 	$(PY) -m scripts.bench_ratelimit $(BENCH_ARGS)
@@ -87,6 +87,9 @@ bench-cost: $(INSTALLED)
 
 bench-router: $(INSTALLED)
 	$(PY) -m scripts.bench_router $(BENCH_ARGS)
+
+bench-prompts: $(INSTALLED)
+	$(PY) -m scripts.bench_prompts $(BENCH_ARGS)
 
 # Installs LiteLLM's proxy and Portkey's gateway into build/bench-env on first use (PyPI, npm).
 bench-gateway: $(INSTALLED)
