@@ -45,6 +45,8 @@ def spend_response(result: SpendResult) -> pb.GetSpendResponse:
             cached_tokens=row.measures.cached_tokens,
             requests=row.measures.requests,
             unpriced_requests=row.measures.unpriced_requests,
+            latency_ms_total=row.measures.latency_ms,
+            mean_latency_ms=row.measures.mean_latency_ms,
         )
         for row in result.rows
     ]

@@ -5,6 +5,9 @@
   with its currency; `price_id` names the price row used, so past usage keeps its price.
 - `cost_spend_daily` and `cost_spend_flag_daily`: aggregates per UTC day and dimensions (and per
   flag variant), kept current in the ledger's transaction and rebuildable from the ledger.
+  Their `latency_ms` is the sum of the events' latencies (a mean is that over `requests`); it
+  came with migration 0002, whose existing rows hold 0 until `RebuildAggregates` recomputes
+  them from the ledger, which always had each event's latency.
 - `cost_prices`: operators' prices, versioned by `valid_from`.
 - `cost_budgets`, `cost_budget_spend` (spend per budget and period, updated in the ledger's
   transaction) and `cost_alerts` (unique per budget, period and threshold: each fires once).
@@ -84,7 +87,12 @@ _MEASURES = (
 
 
 def _measures() -> list[Column[int]]:
-    return [Column(name, BigInteger, nullable=False) for name in _MEASURES]
+    # latency_ms came later (0002): a server default, so rows written by a writer that does
+    # not know it yet (during a rolling upgrade) still insert, counting 0.
+    return [
+        *(Column(name, BigInteger, nullable=False) for name in _MEASURES),
+        Column("latency_ms", BigInteger, nullable=False, server_default="0"),
+    ]
 
 
 spend_daily = Table(

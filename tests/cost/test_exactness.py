@@ -1,7 +1,8 @@
 """Exactness, as the cost service's acceptance asks, against PostgreSQL: 20,000 events, 20% of
 them duplicates, sent concurrently by 8 producers through both the router's usage stream and
 RecordUsage, with the service killed (SIGKILL) and restarted mid-way. The ledger's total equals
-the expected sum exactly; no event is lost and none is counted twice.
+the expected sum exactly; no event is lost and none is counted twice: not its cost, and not its
+latency in the aggregates (which reports divide into mean latency per request).
 
 The stream producers write entries exactly as the router does (`UsageEvent.to_fields`), so this
 also holds the router and the cost service to one stream format.
@@ -18,6 +19,7 @@ from pathlib import Path
 import grpc
 import pytest
 import redis.asyncio as aioredis
+from google.protobuf.duration_pb2 import Duration
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from switchboard.cost.v1 import cost_service_pb2 as pb
@@ -88,6 +90,10 @@ def expected_total(events: list[UsageEvent]) -> int:
     return sum(cost_of(_record(e), PRICE).nanos for e in unique)
 
 
+def expected_latency(events: list[UsageEvent]) -> int:
+    return sum(e.latency_ms for e in {e.request_id: e for e in events}.values())
+
+
 def _record(e: UsageEvent) -> UsageRecord:
     return UsageRecord(
         request_id=e.request_id,
@@ -99,6 +105,8 @@ def _record(e: UsageEvent) -> UsageRecord:
 
 
 def _message(e: UsageEvent) -> pb.UsageEvent:
+    latency = Duration()
+    latency.FromMilliseconds(e.latency_ms)
     return pb.UsageEvent(
         request_id=e.request_id,
         occurred_at=at(datetime.fromtimestamp(e.occurred_at, UTC)),
@@ -112,6 +120,7 @@ def _message(e: UsageEvent) -> pb.UsageEvent:
         input_tokens=e.input_tokens,
         output_tokens=e.output_tokens,
         cached_tokens=e.cached_tokens,
+        latency=latency,
         outcome=e.outcome,
     )
 
@@ -157,7 +166,10 @@ async def test_twenty_thousand_events_through_both_paths_and_a_crash_count_exact
             ).one()
             aggregated = (
                 await conn.execute(
-                    text("SELECT sum(requests), sum(cost_nanos) FROM cost_spend_daily")
+                    text(
+                        "SELECT sum(requests), sum(cost_nanos), sum(latency_ms) "
+                        "FROM cost_spend_daily"
+                    )
                 )
             ).one()
     finally:
@@ -170,6 +182,7 @@ async def test_twenty_thousand_events_through_both_paths_and_a_crash_count_exact
     assert count == UNIQUE
     assert int(total) == expected
     assert (int(aggregated[0]), int(aggregated[1])) == (UNIQUE, expected)
+    assert int(aggregated[2]) == expected_latency(events)
 
 
 async def _through_rpc(

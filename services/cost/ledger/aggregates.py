@@ -11,10 +11,14 @@ inserts the ledger rows (`postgres_write`); `apply` below is SQLite's path, summ
 The subject dimension is the event's `subject` (the caller: a user or a key, as the gateway
 names it); spend per tenant, model or endpoint sums over the others. An unpriced event counts
 in `requests` and `unpriced_requests` with a cost of 0, under the writer's default currency.
+`latency_ms` is the sum of the events' latencies, added exactly when the tokens are (so a
+duplicate adds none): a mean latency is `latency_ms / requests` over any group of rows.
 
 `rebuild(engine)` recomputes both tables from `cost_ledger` in one transaction. Flag variants
 are JSON text in the ledger, and SQL's JSON functions differ between SQLite and PostgreSQL, so
-the flag table is summed in Python from the ledger streamed in chunks.
+the flag table is summed in Python from the ledger streamed in chunks. The rebuild reads
+every measure from the ledger, latency included: it is how aggregate rows older than
+migration 0002 (whose latency is 0) get their latency.
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ MEASURES = (
     "cached_tokens",
     "requests",
     "unpriced_requests",
+    "latency_ms",
 )
+"""The aggregates' summed columns, in this order everywhere (rows, upserts, the rebuild)."""
 DAILY_KEY = (
     "day",
     "tenant",
@@ -69,7 +75,7 @@ def _measures(priced: PricedUsage) -> list[int]:
     r = priced.record
     cost = priced.cost.nanos if priced.cost is not None else 0
     unpriced = 1 if priced.cost is None else 0
-    return [cost, r.input_tokens, r.output_tokens, r.cached_tokens, 1, unpriced]
+    return [cost, r.input_tokens, r.output_tokens, r.cached_tokens, 1, unpriced, r.latency_ms]
 
 
 def _add(sums: Sums, key: Key, measures: Sequence[int]) -> None:
@@ -170,6 +176,7 @@ def _daily_from_ledger(day: sa.ColumnElement[Any]) -> sa.Select[Any]:
         sa.func.sum(c.cached_tokens),
         sa.func.count(),
         sa.func.sum(unpriced),
+        sa.func.sum(c.latency_ms),
     ).group_by(day, *dims)
 
 
@@ -185,13 +192,14 @@ async def _rebuild_flags(conn: AsyncConnection, day: sa.ColumnElement[Any]) -> N
         c.input_tokens,
         c.output_tokens,
         c.cached_tokens,
+        c.latency_ms,
     ).where(c.flag_variants != "{}")
     sums: Sums = {}
     result = await conn.stream(query.execution_options(yield_per=CHUNK))
     async for rows in result.partitions():
         for row in rows:
-            when, tenant, model, currency, variants, cost, *tokens = row
-            measures = [cost or 0, *tokens, 1, 1 if cost is None else 0]
+            when, tenant, model, currency, variants, cost, inp, out, cached, latency = row
+            measures = [cost or 0, inp, out, cached, 1, 1 if cost is None else 0, latency]
             for flag_key, variant in json.loads(variants).items():
                 key = (_as_date(when), tenant, flag_key, str(variant), model, currency)
                 _add(sums, key, measures)

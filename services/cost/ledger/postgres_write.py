@@ -43,13 +43,21 @@ STAGE = "cost_ledger_stage"
 CREATE_STAGE = f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (LIKE cost_ledger) ON COMMIT DELETE ROWS"
 
 _DAY = "(occurred_at AT TIME ZONE 'UTC')::date"
-_SUMS = (
-    "sum(coalesce(cost_nanos, 0)), sum(input_tokens), sum(output_tokens), sum(cached_tokens), "
-    "count(*), count(*) FILTER (WHERE cost_nanos IS NULL)"
-)
+_SUM_OF = {
+    "cost_nanos": "sum(coalesce(cost_nanos, 0))",
+    "input_tokens": "sum(input_tokens)",
+    "output_tokens": "sum(output_tokens)",
+    "cached_tokens": "sum(cached_tokens)",
+    "requests": "count(*)",
+    "unpriced_requests": "count(*) FILTER (WHERE cost_nanos IS NULL)",
+    "latency_ms": "sum(latency_ms)",
+}
+"""Each aggregate measure's expression over the new ledger rows."""
+assert tuple(_SUM_OF) == MEASURES, "one expression per measure, in the upsert's column order"
+_SUMS = ", ".join(_SUM_OF.values())
 _RETURNED = (
     "request_id, occurred_at, tenant, subject, model, endpoint, prompt_name, prompt_version, "
-    "currency, cost_nanos, input_tokens, output_tokens, cached_tokens, flag_variants"
+    "currency, cost_nanos, input_tokens, output_tokens, cached_tokens, latency_ms, flag_variants"
 )
 
 

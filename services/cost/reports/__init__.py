@@ -1,6 +1,6 @@
-"""Spend reports: spend and tokens over a range of whole UTC days, grouped by dimensions, read
-from the daily aggregates (`cost_spend_daily`, `cost_spend_flag_daily`) and exported as CSV
-or JSON.
+"""Spend reports: spend, tokens and latency over a range of whole UTC days, grouped by
+dimensions, read from the daily aggregates (`cost_spend_daily`, `cost_spend_flag_daily`) and
+exported as CSV or JSON.
 
 - `query`: `SpendQuery`, what a report asks for, validated on construction.
 - `spend`: `SpendReport(engine).get(query)`, the rows and per-currency totals.

@@ -2,10 +2,14 @@
 
 Both have one record per row of the report, with the same fields in the same order: the
 dimensions asked for (by name), `currency`, `cost`, `input_tokens`, `output_tokens`,
-`cached_tokens`, `requests`, `unpriced_requests`. `cost` is decimal units of the currency with
-exactly 9 decimals ("1.250000000"), a string in JSON too: exact, and no JSON reader turns it
-into a float that loses nanos. Totals are not a record: they are the sums of the columns, per
-currency (except in a flag_variant report, whose rows overlap; see `spend`).
+`cached_tokens`, `requests`, `unpriced_requests`, `latency_ms_total`, `mean_latency_ms` (the
+latency columns last, so readers of the older files by position still read what they did).
+`cost` is decimal units of the currency with exactly 9 decimals ("1.250000000"), a string in
+JSON too: exact, and no JSON reader turns it into a float that loses nanos. `mean_latency_ms`
+is a measurement, not money: rounded to 3 decimals (a microsecond), "250.333" in CSV and the
+number 250.333 in JSON; "0.000" / 0.0 for a row without requests. Totals are not a record:
+they are the sums of the columns, per currency (except in a flag_variant report, whose rows
+overlap; see `spend`).
 
 CSV follows RFC 4180 (the csv module's quoting, CRLF line ends, a header row), UTF-8 without a
 byte-order mark. Finance teams open these files in spreadsheets, where a cell starting with
@@ -33,6 +37,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet treat a cell as a formula."""
 
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cached_tokens", "requests", "unpriced_requests")
+LATENCY_COLUMNS = ("latency_ms_total", "mean_latency_ms")
+MEAN_DECIMALS = 3
 
 
 class SpendFile(NamedTuple):
@@ -51,7 +57,8 @@ def export_spend(result: SpendResult, file_format: str = "csv") -> SpendFile:
 
 
 def header(result: SpendResult) -> list[str]:
-    return [d.value for d in result.query.group_by] + ["currency", "cost", *TOKEN_COLUMNS]
+    dimensions = [d.value for d in result.query.group_by]
+    return [*dimensions, "currency", "cost", *TOKEN_COLUMNS, *LATENCY_COLUMNS]
 
 
 def decimal_units(nanos: int) -> str:
@@ -80,6 +87,8 @@ def _numbers(row: SpendRow) -> Iterator[str]:
     yield decimal_units(row.measures.cost_nanos)
     for name in TOKEN_COLUMNS:
         yield str(getattr(row.measures, name))
+    yield str(row.measures.latency_ms)
+    yield f"{row.measures.mean_latency_ms:.{MEAN_DECIMALS}f}"
 
 
 def _json(result: SpendResult) -> bytes:
@@ -87,10 +96,14 @@ def _json(result: SpendResult) -> bytes:
     return json.dumps(records, ensure_ascii=False).encode("utf-8")
 
 
-def _record(result: SpendResult, row: SpendRow) -> dict[str, str | int]:
-    record: dict[str, str | int] = {d.value: row.group[d.value] for d in result.query.group_by}
+def _record(result: SpendResult, row: SpendRow) -> dict[str, str | int | float]:
+    record: dict[str, str | int | float] = {
+        d.value: row.group[d.value] for d in result.query.group_by
+    }
     record["currency"] = row.currency
     record["cost"] = decimal_units(row.measures.cost_nanos)
     for name in TOKEN_COLUMNS:
         record[name] = getattr(row.measures, name)
+    record["latency_ms_total"] = row.measures.latency_ms
+    record["mean_latency_ms"] = round(row.measures.mean_latency_ms, MEAN_DECIMALS)
     return record

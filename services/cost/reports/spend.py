@@ -14,6 +14,10 @@ Decisions:
 - Days without spend have no row: a daily series is sparse; a chart fills the gaps.
 - Sums come back from PostgreSQL as NUMERIC (Decimal) and from SQLite as int; both become int,
   exactly. Money never passes through a float.
+- Latency is kept as a sum (`latency_ms`) and divided only here, at the end (`mean_latency_ms`):
+  a mean of the daily means would weigh a quiet day like a busy one. Aggregate rows written
+  before migration 0002 hold 0 latency until `RebuildAggregates` recomputes them, so a report
+  over such days understates the mean. Latency is a measurement, not money: the mean is a float.
 - A report larger than `max_rows` groups is refused (FAILED_PRECONDITION, reason
   SPEND_REPORT_TOO_LARGE) rather than built in memory: narrow the range or the grouping.
 """
@@ -58,9 +62,17 @@ class Measures:
     cached_tokens: int = 0
     requests: int = 0
     unpriced_requests: int = 0
+    latency_ms: int = 0
+    """The requests' latencies added up; see `mean_latency_ms`."""
 
     def __add__(self, other: Measures) -> Measures:
         return Measures(*(getattr(self, n) + getattr(other, n) for n in MEASURE_NAMES))
+
+    @property
+    def mean_latency_ms(self) -> float:
+        """Mean latency per request: the total over `requests` (so weighted by requests, right
+        for any grouping of the aggregates' rows); 0.0 when there are no requests."""
+        return self.latency_ms / self.requests if self.requests else 0.0
 
 
 MEASURE_NAMES = tuple(f.name for f in fields(Measures))

@@ -1,5 +1,6 @@
 """The PostgreSQL batch write (COPY into the stage, one statement for ledger and aggregates):
-only new rows count, and its aggregates equal the ones rebuilt from the ledger."""
+only new rows count (their latency too), and its aggregates equal the ones rebuilt from the
+ledger."""
 
 from __future__ import annotations
 
@@ -48,6 +49,11 @@ async def table(engine: AsyncEngine, which: Any) -> list[tuple[Any, ...]]:
     return [tuple(row) for row in rows]
 
 
+def column(rows: list[tuple[Any, ...]], which: Any, name: str) -> list[Any]:
+    index = list(which.c.keys()).index(name)
+    return [row[index] for row in rows]
+
+
 def test_a_rows_values_are_in_the_ledgers_column_order() -> None:
     event = priced("r", 5, user="ann", api_key_id="k", flag_variants={"b": "2", "a": "1"})
 
@@ -90,6 +96,7 @@ async def test_the_incremental_aggregates_equal_a_rebuild_from_the_ledger(
             flag_variants={"exp": "ab"[i % 2], "ünï": "x"} if i % 2 else {},
             prompt_name="greet" if i % 4 == 0 else "",
             prompt_version=i % 3,
+            latency_ms=37 * i + 1,
         )
         for i in range(60)
     ]
@@ -101,8 +108,32 @@ async def test_the_incremental_aggregates_equal_a_rebuild_from_the_ledger(
 
     rebuilt = (await table(pg_engine, spend_daily), await table(pg_engine, spend_flag_daily))
     assert incremental == rebuilt
-    assert sum(row[-2] for row in incremental[0]) == 60
-    assert sum(row[-2] for row in incremental[1]) == 60  # 30 flagged events, 2 flags each
+    assert sum(column(incremental[0], spend_daily, "requests")) == 60
+    assert sum(column(incremental[1], spend_flag_daily, "requests")) == 60  # 30 flagged, 2 flags
+    latencies = [37 * i + 1 for i in range(60)]
+    assert sum(column(incremental[0], spend_daily, "latency_ms")) == sum(latencies)
+    flagged = sum(latencies[1::2])
+    assert sum(column(incremental[1], spend_flag_daily, "latency_ms")) == 2 * flagged
+
+
+async def test_latency_of_only_the_new_rows_is_added(pg_engine: AsyncEngine) -> None:
+    first = [
+        priced("a", 100, latency_ms=40, flag_variants={"exp": "a"}),
+        priced("b", 50, latency_ms=2),
+    ]
+    await write(pg_engine, first)
+
+    # "b" again (a redelivery: same event) beside a new unpriced "c"
+    again = await write(
+        pg_engine, [priced("b", 50, latency_ms=2), priced("c", None, latency_ms=9_000)]
+    )
+
+    assert again == {"c"}
+    daily = await table(pg_engine, spend_daily)
+    assert column(daily, spend_daily, "latency_ms") == [9_042]
+    assert column(daily, spend_daily, "requests") == [3]
+    flags = await table(pg_engine, spend_flag_daily)
+    assert column(flags, spend_flag_daily, "latency_ms") == [40]
 
 
 def test_a_driver_error_with_a_transient_sqlstate_is_retried() -> None:

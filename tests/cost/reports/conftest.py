@@ -4,8 +4,9 @@
 SQLite and once on PostgreSQL, each migrated with the cost service's history, so the two are
 held to the same reports. The rows are chosen to break things: a tenant that sorts first by
 code point but not in a locale ("Zeta" before "acme"), prompt versions 9 and 10, an amount
-beyond a float's exact integers (2**53 + 1), two currencies, unpriced requests, and days on
-both sides of the range the tests ask for (February 29 to April 1, 2024).
+beyond a float's exact integers (2**53 + 1), two currencies, unpriced requests, days on
+both sides of the range the tests ask for (February 29 to April 1, 2024), and latencies whose
+mean per request differs from the mean of the rows' means (rows of 1, 2 and 3 requests).
 """
 
 from __future__ import annotations
@@ -39,7 +40,14 @@ FEB29, MAR1, MAR2, MAR3, MAR31, APR1 = (
 
 
 def _measures(
-    cost: int, inp: int, out: int, cached: int = 0, requests: int = 1, unpriced: int = 0
+    cost: int,
+    inp: int,
+    out: int,
+    cached: int = 0,
+    requests: int = 1,
+    unpriced: int = 0,
+    *,
+    latency: int,
 ) -> dict[str, int]:
     return {
         "cost_nanos": cost,
@@ -48,6 +56,7 @@ def _measures(
         "cached_tokens": cached,
         "requests": requests,
         "unpriced_requests": unpriced,
+        "latency_ms": latency,
     }
 
 
@@ -94,32 +103,39 @@ SUMMARIZE_10 = ("summarize", 10)
 
 # fmt: off
 SPEND_ROWS: list[dict[str, Any]] = [
-    _spend(FEB29, "acme", "users/ann", "gpt-4o", CHAT, NO_PROMPT, "USD", _measures(1_000, 10, 5)),
+    _spend(FEB29, "acme", "users/ann", "gpt-4o", CHAT, NO_PROMPT, "USD",
+           _measures(1_000, 10, 5, latency=400)),
     _spend(MAR1, "acme", "users/ann", "gpt-4o", CHAT, SUMMARIZE_9, "USD",
-           _measures(2_500_000_000, 1000, 200, cached=100, requests=3)),
+           _measures(2_500_000_000, 1000, 200, cached=100, requests=3, latency=900)),
     _spend(MAR1, "acme", "users/bob", "gpt-4o-mini", CHAT, SUMMARIZE_10, "USD",
-           _measures(150_000_000, 500, 100, requests=2)),
-    _spend(MAR1, "Zeta", "keys/k1", "embed-3", EMBED, NO_PROMPT, "USD", _measures(BIG, 7, 0)),
+           _measures(150_000_000, 500, 100, requests=2, latency=250)),
+    _spend(MAR1, "Zeta", "keys/k1", "embed-3", EMBED, NO_PROMPT, "USD",
+           _measures(BIG, 7, 0, latency=35)),
     _spend(MAR2, "acme", "users/ann", "gpt-4o", CHAT, SUMMARIZE_10, "USD",
-           _measures(1_234_567_891, 300, 30)),
+           _measures(1_234_567_891, 300, 30, latency=500)),
     _spend(MAR2, "acme", "users/ann", "mystery", CHAT, NO_PROMPT, "USD",
-           _measures(0, 50, 50, requests=2, unpriced=2)),
+           _measures(0, 50, 50, requests=2, unpriced=2, latency=61)),
     _spend(MAR2, "beta", "users/cy", "gpt-4o", CHAT, NO_PROMPT, "EUR",
-           _measures(777_000_000, 40, 4)),
-    _spend(MAR3, "alpha", "users/dee", "gpt-4o", CHAT, NO_PROMPT, "USD", _measures(42, 1, 1)),
-    _spend(MAR31, "acme", "users/ann", "gpt-4o", CHAT, NO_PROMPT, "USD", _measures(5, 1, 1)),
-    _spend(APR1, "acme", "users/ann", "gpt-4o", CHAT, NO_PROMPT, "USD", _measures(7, 1, 1)),
+           _measures(777_000_000, 40, 4, latency=700)),
+    _spend(MAR3, "alpha", "users/dee", "gpt-4o", CHAT, NO_PROMPT, "USD",
+           _measures(42, 1, 1, latency=111)),
+    _spend(MAR31, "acme", "users/ann", "gpt-4o", CHAT, NO_PROMPT, "USD",
+           _measures(5, 1, 1, latency=10)),
+    _spend(APR1, "acme", "users/ann", "gpt-4o", CHAT, NO_PROMPT, "USD",
+           _measures(7, 1, 1, latency=20)),
 ]
 
 FLAG_ROWS: list[dict[str, Any]] = [
-    _flag(FEB29, "acme", "new-prompt", "on", "gpt-4o", "USD", _measures(1_000, 10, 5)),
+    _flag(FEB29, "acme", "new-prompt", "on", "gpt-4o", "USD",
+          _measures(1_000, 10, 5, latency=400)),
     _flag(MAR1, "acme", "new-prompt", "on", "gpt-4o", "USD",
-          _measures(2_500_000_000, 1000, 200, cached=100, requests=3)),
+          _measures(2_500_000_000, 1000, 200, cached=100, requests=3, latency=900)),
     _flag(MAR1, "acme", "model-exp", "b", "gpt-4o", "USD",
-          _measures(2_500_000_000, 1000, 200, cached=100, requests=3)),
+          _measures(2_500_000_000, 1000, 200, cached=100, requests=3, latency=900)),
     _flag(MAR1, "acme", "new-prompt", "off", "gpt-4o-mini", "USD",
-          _measures(150_000_000, 500, 100, requests=2)),
-    _flag(MAR2, "beta", "new-prompt", "on", "gpt-4o", "EUR", _measures(777_000_000, 40, 4)),
+          _measures(150_000_000, 500, 100, requests=2, latency=250)),
+    _flag(MAR2, "beta", "new-prompt", "on", "gpt-4o", "EUR",
+          _measures(777_000_000, 40, 4, latency=700)),
 ]
 # fmt: on
 

@@ -1,5 +1,5 @@
 """Spend reports as files: CSV that reads back exactly and cannot run as a spreadsheet formula,
-and JSON."""
+and JSON; latency as its total and its mean per request."""
 
 from __future__ import annotations
 
@@ -36,12 +36,16 @@ HEADER = [
     "cached_tokens",
     "requests",
     "unpriced_requests",
+    "latency_ms_total",
+    "mean_latency_ms",
 ]
 
 
 def result_of(*tenants: str, query: SpendQuery = QUERY) -> SpendResult:
     rows = tuple(
-        SpendRow({"tenant": t, "day": "2024-03-01"}, "USD", Measures(1_500_000_000, 1, 2, 3, 4, 5))
+        SpendRow(
+            {"tenant": t, "day": "2024-03-01"}, "USD", Measures(1_500_000_000, 1, 2, 3, 4, 5, 1_001)
+        )
         for t in tenants
     )
     return SpendResult(query, rows, {"USD": Measures()})
@@ -57,8 +61,8 @@ def test_csv_has_a_header_and_one_record_per_row() -> None:
     assert content_type == CSV_CONTENT_TYPE
     assert read_csv(content) == [
         HEADER,
-        ["acme", "2024-03-01", "USD", "1.500000000", "1", "2", "3", "4", "5"],
-        ["beta", "2024-03-01", "USD", "1.500000000", "1", "2", "3", "4", "5"],
+        ["acme", "2024-03-01", "USD", "1.500000000", "1", "2", "3", "4", "5", "1001", "250.250"],
+        ["beta", "2024-03-01", "USD", "1.500000000", "1", "2", "3", "4", "5", "1001", "250.250"],
     ]
 
 
@@ -100,7 +104,7 @@ def test_csv_leaves_harmless_text_and_numbers_alone() -> None:
 
     cells = read_csv(content)
     assert [cells[1][0], cells[2][0]] == ["a=b", "x-1"]
-    assert cells[1][3:] == ["1.500000000", "1", "2", "3", "4", "5"]
+    assert cells[1][3:] == ["1.500000000", "1", "2", "3", "4", "5", "1001", "250.250"]
 
 
 def test_an_empty_report_is_a_header_only_csv_and_an_empty_json_list() -> None:
@@ -140,6 +144,8 @@ def test_json_is_a_list_of_objects_with_the_csv_fields() -> None:
         "cached_tokens": 3,
         "requests": 4,
         "unpriced_requests": 5,
+        "latency_ms_total": 1_001,
+        "mean_latency_ms": 250.25,
     }
     assert "café".encode() in content
 
@@ -177,3 +183,49 @@ async def test_a_report_from_the_database_reads_back_to_its_exact_numbers(
     ]
     assert ("embed-3", "USD", "9007199.254740993") in [(r[0], r[1], r[2]) for r in records]
     assert [r["cost"] for r in from_json] == [r[2] for r in records[1:]]
+
+
+@pytest.mark.parametrize(
+    ("measures", "text", "number"),
+    [
+        (Measures(requests=3, latency_ms=1_000), "333.333", 333.333),
+        (Measures(requests=3, latency_ms=2_000), "666.667", 666.667),
+        (Measures(requests=7, latency_ms=7), "1.000", 1.0),
+        (Measures(requests=0, latency_ms=0), "0.000", 0.0),
+    ],
+    ids=["rounded-down", "rounded-up", "whole", "no-requests"],
+)
+def test_mean_latency_has_three_decimals_in_csv_and_json(
+    measures: Measures, text: str, number: float
+) -> None:
+    result = SpendResult(QUERY, (SpendRow({"tenant": "a", "day": "d"}, "USD", measures),), {})
+
+    [_, row] = read_csv(export_spend(result).content)
+    [record] = json.loads(export_spend(result, "json").content)
+
+    assert (row[-2], row[-1]) == (str(measures.latency_ms), text)
+    assert (record["latency_ms_total"], record["mean_latency_ms"]) == (measures.latency_ms, number)
+
+
+async def test_an_exported_report_carries_each_groups_latency(report: SpendReport) -> None:
+    query = SpendQuery(
+        datetime(2024, 3, 1, tzinfo=UTC),
+        datetime(2024, 3, 3, tzinfo=UTC),
+        group_by=(D.PROMPT_VERSION,),
+        tenant="acme",
+    )
+    result = await report.get(query)
+
+    records = read_csv(export_spend(result).content)
+    from_json = json.loads(export_spend(result, "json").content)
+
+    assert [(r[0], r[-2], r[-1]) for r in records[1:]] == [
+        ("", "61", "30.500"),
+        ("summarize@9", "900", "300.000"),
+        ("summarize@10", "750", "250.000"),
+    ]
+    assert [(r["prompt_version"], r["mean_latency_ms"]) for r in from_json] == [
+        ("", 30.5),
+        ("summarize@9", 300.0),
+        ("summarize@10", 250.0),
+    ]

@@ -44,8 +44,9 @@ USD_MAR1_TO_3 = Measures(
     cached_tokens=100,
     requests=10,
     unpriced_requests=2,
+    latency_ms=900 + 250 + 35 + 500 + 61 + 111,
 )
-EUR_MAR1_TO_3 = Measures(777_000_000, 40, 4, 0, 1, 0)
+EUR_MAR1_TO_3 = Measures(777_000_000, 40, 4, 0, 1, 0, 700)
 
 
 def march(*group_by: Dimension, tenant: str = "", subject: str = "", model: str = "") -> SpendQuery:
@@ -86,6 +87,7 @@ def _measures(row: dict[str, Any]) -> Measures:
         row["cached_tokens"],
         row["requests"],
         row["unpriced_requests"],
+        row["latency_ms"],
     )
 
 
@@ -185,7 +187,7 @@ async def test_models_count_unpriced_requests_apart(report: SpendReport) -> None
 
     by_model = {row.group["model"]: row.measures for row in result.rows}
     assert list(by_model) == ["gpt-4o", "gpt-4o-mini", "mystery"]
-    assert by_model["mystery"] == Measures(0, 50, 50, 0, 2, 2)
+    assert by_model["mystery"] == Measures(0, 50, 50, 0, 2, 2, 61)
     assert by_model["gpt-4o"].unpriced_requests == 0
 
 
@@ -250,7 +252,70 @@ async def test_flag_variant_totals_follow_the_filters(report: SpendReport) -> No
     assert table(result) == [
         ({"flag_variant": "new-prompt=off", "day": "2024-03-01"}, "USD", 150_000_000)
     ]
-    assert result.totals == {"USD": Measures(150_000_000, 500, 100, 0, 2, 0)}
+    assert result.totals == {"USD": Measures(150_000_000, 500, 100, 0, 2, 0, 250)}
+
+
+# Latency: summed like tokens, divided per request at the end.
+
+
+def latencies(result: SpendResult) -> list[tuple[str, str, int, int, float]]:
+    """(group, currency, latency total, requests, mean) per row, the group as one string."""
+    return [
+        (
+            ",".join(row.group.values()),
+            row.currency,
+            row.measures.latency_ms,
+            row.measures.requests,
+            row.measures.mean_latency_ms,
+        )
+        for row in result.rows
+    ]
+
+
+async def test_mean_latency_per_prompt_version_weighs_every_request_alike(
+    report: SpendReport,
+) -> None:
+    result = await report.get(march(D.PROMPT_VERSION, tenant="acme"))
+
+    # summarize@10: 250 ms over 2 calls on March 1 and 500 ms over 1 on March 2: the mean is
+    # 750 / 3 = 250, not the mean of the days' means ((125 + 500) / 2).
+    assert latencies(result) == [
+        ("", "USD", 61, 2, 30.5),
+        ("summarize@9", "USD", 900, 3, 300.0),
+        ("summarize@10", "USD", 750, 3, 250.0),
+    ]
+
+
+async def test_mean_latency_per_flag_variant(report: SpendReport) -> None:
+    result = await report.get(SpendQuery(utc(FEB29), utc(MAR3), group_by=(D.FLAG_VARIANT,)))
+
+    assert latencies(result) == [
+        ("model-exp=b", "USD", 900, 3, 300.0),
+        ("new-prompt=off", "USD", 250, 2, 125.0),
+        ("new-prompt=on", "EUR", 700, 1, 700.0),
+        ("new-prompt=on", "USD", 1_300, 4, 325.0),
+    ]
+    # the totals are the real calls' latency (from the daily aggregate), not the rows' sum
+    assert result.totals["USD"].latency_ms == 400 + 900 + 250 + 35 + 500 + 61
+
+
+async def test_mean_latency_per_flag_variant_and_day(report: SpendReport) -> None:
+    result = await report.get(march(D.FLAG_VARIANT, D.DAY, tenant="acme", model="gpt-4o"))
+
+    assert latencies(result) == [
+        ("model-exp=b,2024-03-01", "USD", 900, 3, 300.0),
+        ("new-prompt=on,2024-03-01", "USD", 900, 3, 300.0),
+    ]
+
+
+def test_mean_latency_is_zero_without_requests_and_weighted_when_added() -> None:
+    quiet = Measures(requests=1, latency_ms=1_000)
+    busy = Measures(requests=9, latency_ms=900)
+
+    assert Measures().mean_latency_ms == 0.0
+    assert Measures(latency_ms=5).mean_latency_ms == 0.0
+    assert (quiet + busy).mean_latency_ms == 190.0
+    assert (quiet + busy).latency_ms == 1_900
 
 
 # Combinations: the group_by order is the sort order.

@@ -387,7 +387,7 @@ class GetSpendRequest(_message.Message):
     def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group_by: _Optional[_Iterable[_Union[SpendDimension, str]]] = ..., tenant: _Optional[str] = ..., subject: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class SpendRow(_message.Message):
-    __slots__ = ("group", "cost", "input_tokens", "output_tokens", "requests", "unpriced_requests", "cached_tokens")
+    __slots__ = ("group", "cost", "input_tokens", "output_tokens", "requests", "unpriced_requests", "cached_tokens", "latency_ms_total", "mean_latency_ms")
     class GroupEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -402,6 +402,8 @@ class SpendRow(_message.Message):
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     UNPRICED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     CACHED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    MEAN_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     group: _containers.ScalarMap[str, str]
     cost: Money
     input_tokens: int
@@ -409,7 +411,9 @@ class SpendRow(_message.Message):
     requests: int
     unpriced_requests: int
     cached_tokens: int
-    def __init__(self, group: _Optional[_Mapping[str, str]] = ..., cost: _Optional[_Union[Money, _Mapping]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., requests: _Optional[int] = ..., unpriced_requests: _Optional[int] = ..., cached_tokens: _Optional[int] = ...) -> None: ...
+    latency_ms_total: int
+    mean_latency_ms: float
+    def __init__(self, group: _Optional[_Mapping[str, str]] = ..., cost: _Optional[_Union[Money, _Mapping]] = ..., input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., requests: _Optional[int] = ..., unpriced_requests: _Optional[int] = ..., cached_tokens: _Optional[int] = ..., latency_ms_total: _Optional[int] = ..., mean_latency_ms: _Optional[float] = ...) -> None: ...
 
 class GetSpendResponse(_message.Message):
     __slots__ = ("rows", "total", "totals")
