@@ -6,7 +6,8 @@ has (health, reflection, the request-context, metrics, tracing and error interce
 the port, so tests bind port 0 and talk to a real in-process server. `run` adds the process
 concerns: logging, the metrics endpoint, signals, and the shutdown order
 
-    SIGTERM -> health NOT_SERVING -> stop accepting calls, drain in-flight ones (grace)
+    SIGTERM -> health NOT_SERVING -> the app's drain hooks (end long-lived streams)
+            -> stop accepting calls, drain in-flight ones (grace)
             -> stop the dependency probes -> stop the app's resources -> flush telemetry -> exit 0.
 
 Shutdown is bounded: `svckit.shutdown` explains how and why. The dependency probes are stopped
@@ -68,6 +69,9 @@ class ServiceApp:
     probe_interval: float = 1.0
     on_start: Sequence[Callable[[], Awaitable[None]]] = ()
     on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
+    # Run once the server reports NOT_SERVING, before the drain: a service with long-lived
+    # streams ends them here, or they would hold the shutdown for the whole grace period.
+    on_drain: Sequence[Callable[[], Awaitable[None]]] = ()
 
 
 @dataclass
@@ -94,6 +98,8 @@ class GrpcServer:
     async def stop(self, grace: float) -> None:
         """Refuse new calls, let in-flight ones finish within `grace`, release resources."""
         await self.readiness.shutdown()
+        for hook in self.app.on_drain:
+            await hook()
         await self.server.stop(grace)
         await self._stop_probes()
         for hook in self.app.on_stop:
