@@ -10,12 +10,12 @@ BUF := node_modules/.bin/buf
 BUF_DEPS := build/buf-deps/google/api/httpbody.proto
 COVERED := --cov=svckit --cov=services --cov=gateway --cov-report=term --cov-fail-under=90
 
-.PHONY: help install run test lint format protos protos-check buf-lint buf-breaking bench bench-ratelimit bench-cost bench-router bench-gateway bench-prompts lock clean
+.PHONY: help install run test lint format protos protos-check buf-lint buf-breaking bench bench-ratelimit bench-cost bench-router bench-gateway bench-prompts bench-flags lock clean
 
 help:
 	@echo "make run    start the suite with embedded defaults (Ctrl-C stops it)"
 	@echo "make test   run every test (real Redis when it answers; CI requires it)"
-	@echo "make lint   ruff, mypy --strict, buf lint, generated-code drift check"
+	@echo "make lint   ruff, mypy --strict, bandit, buf lint, generated-code drift check"
 	@echo "make bench  benchmarks (bench-ratelimit, bench-cost, bench-router, bench-gateway)"
 
 $(INSTALLED): requirements-dev.lock pyproject.toml
@@ -41,6 +41,7 @@ lint: $(INSTALLED) buf-lint buf-breaking protos-check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/bandit -q -c pyproject.toml -r svckit services gateway scripts
 
 format: $(INSTALLED)
 	$(VENV)/bin/ruff check --fix .
@@ -77,7 +78,7 @@ buf-breaking: $(BUF) $(BUF_DEPS)
 	$(BUF) build -o build/current.binpb
 	$(BUF) breaking build/current.binpb --against build/against.binpb
 
-bench: bench-ratelimit bench-cost bench-router bench-gateway bench-prompts
+bench: bench-ratelimit bench-cost bench-router bench-gateway bench-prompts bench-flags
 
 bench-ratelimit: $(INSTALLED)
 	$(PY) -m scripts.bench_ratelimit $(BENCH_ARGS)
@@ -87,6 +88,9 @@ bench-cost: $(INSTALLED)
 
 bench-router: $(INSTALLED)
 	$(PY) -m scripts.bench_router $(BENCH_ARGS)
+
+bench-flags: $(INSTALLED)
+	$(PY) -m scripts.bench_flags $(BENCH_ARGS)
 
 bench-prompts: $(INSTALLED)
 	$(PY) -m scripts.bench_prompts $(BENCH_ARGS)

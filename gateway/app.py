@@ -3,9 +3,10 @@
 The frame: health, metrics, the request size limit, security headers and CORS. On it:
 
 - the OpenAI-compatible routes (`/v1/chat/completions`, `/v1/models`, `/v1/embeddings`) over
-  the request pipeline (`gateway.pipeline`);
+  the request pipeline (`gateway.pipeline`), and OFREP (`/ofrep/v1/evaluate/flags`) over the
+  flag service;
 - the admin API under `/admin`: the gateway's tenants and keys, and every annotated admin RPC
-  of the rate-limit, cost and router services, transcoded;
+  of the rate-limit, cost, router, prompt and flag services, transcoded;
 - the OpenAPI document (`/api/openapi.json`, `/api/openapi.yaml`) and its docs pages
   (`/api/docs`, `/api/redoc`).
 
@@ -17,13 +18,15 @@ channel belongs to the event loop that serves. Shutdown
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from openfeature.schemas.protobuf.flagd.evaluation.v1 import evaluation_pb2_grpc as flagd_grpc
 from prometheus_client import CollectorRegistry, make_asgi_app
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -33,6 +36,10 @@ from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 from switchboard.cost.v1 import cost_service_pb2 as cost_pb
 from switchboard.cost.v1 import cost_service_pb2_grpc as cost_grpc
+from switchboard.flags.v1 import flags_service_pb2 as flags_pb
+from switchboard.flags.v1 import flags_service_pb2_grpc as flags_grpc
+from switchboard.prompts.v1 import prompts_service_pb2 as prompts_pb
+from switchboard.prompts.v1 import prompts_service_pb2_grpc as prompts_grpc
 from switchboard.ratelimit.v1 import ratelimit_service_pb2 as rl_pb
 from switchboard.ratelimit.v1 import ratelimit_service_pb2_grpc as rl_grpc
 from switchboard.router.v1 import router_service_pb2 as router_pb
@@ -50,32 +57,28 @@ from gateway.pipeline.admission import Admission
 from gateway.pipeline.auth import Authenticator
 from gateway.pipeline.catalogue import Catalogue
 from gateway.pipeline.chat import ChatPipeline
+from gateway.pipeline.experiments import Experiments, ExposureCounter
+from gateway.pipeline.prompts import StoredPrompts
 from gateway.routes.admin_api import PREFIX as ADMIN_PREFIX
 from gateway.routes.admin_api import TranscodedAdmin, identity_metadata
 from gateway.routes.keys_api import KeysApi
+from gateway.routes.ofrep_api import OfrepRoutes
 from gateway.routes.openai_api import OpenAIRoutes
 from gateway.routes.openapi_api import gateway_document, openapi_routes
 from gateway.routes.tenant_data import StoredTenantData
 from gateway.settings import GatewaySettings
 from gateway.transcoding.http_rules import RouteTable, routes_of_services
 from gateway.transcoding.proxy import TranscodingRouter
+from svckit.secrets import EnvironmentSecrets, secrets_from_environment
 from svckit.sql import create_engine
 
 SERVICES = {
     "ratelimit": rl_pb.DESCRIPTOR.services_by_name["RateLimitService"],
     "cost": cost_pb.DESCRIPTOR.services_by_name["CostService"],
     "router": router_pb.DESCRIPTOR.services_by_name["RouterService"],
+    "prompts": prompts_pb.DESCRIPTOR.services_by_name["PromptService"],
+    "flags": flags_pb.DESCRIPTOR.services_by_name["FlagsService"],
 }
-
-
-class EnvironmentSecrets:
-    """Secrets from the environment (Vault joins later behind the same `get`)."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def get(self, name: str) -> str | None:
-        return self._environ.get(name) or None
 
 
 class Deferred:
@@ -105,6 +108,8 @@ class Gateway:
     clock: Callable[[], float] = time.time
     wired: Deferred = field(default_factory=Deferred)
     pipeline: ChatPipeline | None = None
+    exposures: ExposureCounter | None = None
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
         """Migrates the keys' database and wires the gRPC-backed routes (in the serving loop)."""
@@ -112,10 +117,16 @@ class Gateway:
             Path(self.settings.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
         await migrate(self.settings.key_database_url)
         self.wired.app = self._wire()
+        if self.exposures is not None:
+            flushing = self.exposures.run(self.settings.exposure_flush_seconds)
+            self._background.append(asyncio.create_task(flushing))
 
     async def aclose(self) -> None:
         if self.pipeline is not None:
             await self.pipeline.drain()
+        for task in self._background:  # a last flush of the exposures runs as they stop
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.downstreams.aclose()
         await self.keys.engine.dispose()
 
@@ -125,6 +136,7 @@ class Gateway:
         cost = cost_grpc.CostServiceStub(channel("cost"))
         ratelimit = rl_grpc.RateLimitServiceStub(channel("ratelimit"))
         catalogue = Catalogue(router, ttl_seconds=settings.catalogue_cache_seconds)
+        self.exposures = ExposureCounter(flags_grpc.FlagsServiceStub(channel("flags")))
         self.pipeline = ChatPipeline(
             router,
             Admission(ratelimit, cost, clock=self.clock),
@@ -132,9 +144,26 @@ class Gateway:
             output_tokens_estimate=settings.output_tokens_estimate,
             timeout_seconds=settings.router_timeout_seconds,
             clock=self.clock,
+            prompts=StoredPrompts(
+                prompts_grpc.PromptServiceStub(channel("prompts")),
+                timeout_seconds=settings.prompt_timeout_seconds,
+            ),
+            experiments=Experiments(
+                flagd_grpc.ServiceStub(channel("flags")),
+                settings.experiment_flag_keys,
+                self.exposures,
+                selector=settings.flag_selector,
+                timeout_seconds=settings.flag_timeout_seconds,
+            ),
         )
         auth = Authenticator(self.key_lookup)
         openai = OpenAIRoutes(auth, self.pipeline, catalogue, created=int(self.clock()))
+        ofrep = OfrepRoutes(
+            auth,
+            flagd_grpc.ServiceStub(channel("flags")),
+            selector=settings.flag_selector,
+            timeout_seconds=settings.ofrep_timeout_seconds,
+        )
         channels = {SERVICES[name].full_name: channel(name) for name in SERVICES}
         proxy = TranscodingRouter(
             self.route_table,
@@ -145,7 +174,8 @@ class Gateway:
         admin = TranscodedAdmin(auth, proxy, StoredTenantData(self.keys, cost))
         keys_api = KeysApi(auth, self.keys, self.key_lookup)
         admin_routes: list[BaseRoute] = [*keys_api.routes(), AnyPathMount("", app=admin)]
-        return Router(routes=[*openai.routes(), AnyPathMount(ADMIN_PREFIX, routes=admin_routes)])
+        routes = [*openai.routes(), *ofrep.routes()]
+        return Router(routes=[*routes, AnyPathMount(ADMIN_PREFIX, routes=admin_routes)])
 
 
 def build(
@@ -162,10 +192,12 @@ def build(
             "ratelimit": settings.ratelimit_addr,
             "router": settings.router_addr,
             "cost": settings.cost_addr,
+            "prompts": settings.prompts_addr,
+            "flags": settings.flags_addr,
         },
         timeout_seconds=settings.ready_timeout_seconds,
     )
-    source = secrets or EnvironmentSecrets(os.environ)
+    source = secrets or secrets_from_environment("GATEWAY", os.environ)
     pepper = pepper_from(
         source, settings.key_pepper_secret_name, embedded=settings.embedded_database
     )

@@ -1,8 +1,15 @@
 """The gateway's settings: every `GATEWAY_*` variable, read once at start-up.
 
 The services it fronts are named by address (`GATEWAY_RATELIMIT_ADDR`, `GATEWAY_ROUTER_ADDR`,
-`GATEWAY_COST_ADDR`, gRPC `host:port`); readiness follows their gRPC health. Keys and tenants
-live in `GATEWAY_DATABASE_URL` (empty: SQLite at `GATEWAY_SQLITE_PATH`), migrated at start-up.
+`GATEWAY_COST_ADDR`, `GATEWAY_PROMPTS_ADDR`, `GATEWAY_FLAGS_ADDR`, gRPC `host:port`); readiness
+follows their gRPC health.
+
+Experiments (`gateway.pipeline.experiments`): `GATEWAY_EXPERIMENT_FLAGS` names the flags
+evaluated on every chat completion (comma-separated; empty: none), in the flag set
+`GATEWAY_FLAG_SELECTOR` when set; exposures are sent every `GATEWAY_EXPOSURE_FLUSH_SECONDS`.
+
+Keys and tenants live in `GATEWAY_DATABASE_URL` (empty: SQLite at `GATEWAY_SQLITE_PATH`),
+migrated at start-up.
 
 The pipeline's knobs: `GATEWAY_OUTPUT_TOKENS_ESTIMATE` is the completion length a request
 without `max_tokens` is assumed to reach when its tokens are reserved against the rate limit
@@ -32,6 +39,8 @@ class GatewaySettings(BaseModel):
     ratelimit_addr: str = "127.0.0.1:50051"
     router_addr: str = "127.0.0.1:50053"
     cost_addr: str = "127.0.0.1:50052"
+    prompts_addr: str = "127.0.0.1:50055"
+    flags_addr: str = "127.0.0.1:50054"
     ready_timeout_seconds: float = Field(default=1.0, gt=0)
 
     database_url: str = ""
@@ -42,6 +51,16 @@ class GatewaySettings(BaseModel):
     output_tokens_estimate: int = Field(default=1024, ge=1)
     router_timeout_seconds: float = Field(default=600.0, gt=0)
     admin_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Bounds the rendering of a stored prompt that a chat completion names.
+    prompt_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    experiment_flags: str = ""
+    flag_selector: str = ""
+    # An experiment's flag evaluation is bounded tightly: past it the request goes on without.
+    flag_timeout_seconds: float = Field(default=0.5, gt=0)
+    exposure_flush_seconds: float = Field(default=1.0, gt=0)
+    # Bounds one OFREP evaluation (every flag of the set is evaluated for it).
+    ofrep_timeout_seconds: float = Field(default=2.0, gt=0)
     key_cache_seconds: float = Field(default=30.0, ge=0)
     # How long the catalogue (model -> provider and upstream model, which prices a budget
     # check) is kept before the router is asked again.
@@ -59,6 +78,10 @@ class GatewaySettings(BaseModel):
     @property
     def embedded_database(self) -> bool:
         return self.key_database_url.startswith("sqlite")
+
+    @property
+    def experiment_flag_keys(self) -> list[str]:
+        return [key.strip() for key in self.experiment_flags.split(",") if key.strip()]
 
     @property
     def allowed_origins(self) -> list[str]:

@@ -164,6 +164,8 @@ def switchboard_backends(workdir: Path, real: bool, prefix: str) -> dict[str, di
             "ratelimit": {},
             "cost": {"COST_SQLITE_PATH": str(workdir / "cost.sqlite3")},
             "router": {"ROUTER_SQLITE_PATH": str(workdir / "router.sqlite3")},
+            "prompts": {"PROMPTS_SQLITE_PATH": str(workdir / "prompts.sqlite3")},
+            "flags": {"FLAGS_SQLITE_PATH": str(workdir / "flags.sqlite3")},
             "gateway": {"GATEWAY_SQLITE_PATH": str(workdir / "gateway.sqlite3")},
         }
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -181,12 +183,14 @@ def switchboard_backends(workdir: Path, real: bool, prefix: str) -> dict[str, di
             "ROUTER_KEY_PREFIX": f"{prefix}router:",
             "ROUTER_DATABASE_URL": database,
         },
+        "prompts": {"PROMPTS_DATABASE_URL": database},
+        "flags": {"FLAGS_DATABASE_URL": database},
         "gateway": {"GATEWAY_DATABASE_URL": database},
     }
 
 
 def switchboard(workdir: Path, upstream: Server, *, real: bool, prefix: str) -> Target:
-    """The suite: three services, a tenant, a key and a budget, then the gateway."""
+    """The suite: five services, a tenant, a key and a budget, then the gateway."""
     (workdir / "tiers.yaml").write_text(TIERS_YAML)
     (workdir / "prices.yaml").write_text(PRICES_YAML)
     base_url = f"http://{upstream.address}/v1"
@@ -210,11 +214,17 @@ def switchboard(workdir: Path, upstream: Server, *, real: bool, prefix: str) -> 
             router_extra["ROUTER_COST_ADDR"] = cost.address
         router = _service("router", router_extra)
         target.servers.append(router)
+        prompts = _service("prompts", backends["prompts"])
+        target.servers.append(prompts)
+        flags = _service("flags", backends["flags"])
+        target.servers.append(flags)
         gateway_env = {
             "GATEWAY_KEY_PEPPER": PEPPER,
             "GATEWAY_RATELIMIT_ADDR": ratelimit.address,
             "GATEWAY_COST_ADDR": cost.address,
             "GATEWAY_ROUTER_ADDR": router.address,
+            "GATEWAY_PROMPTS_ADDR": prompts.address,
+            "GATEWAY_FLAGS_ADDR": flags.address,
             "GATEWAY_LOG_LEVEL": "WARNING",
             **backends["gateway"],
         }

@@ -208,6 +208,9 @@ def verdict(targets: dict[str, Any], load: int) -> list[str]:
         return ["", "verdict: not available (switchboard, portkey and direct must all run)"]
     out = [""]
     for mode in MODES:
+        if not theirs[f"{mode}@1"]["calls"] or not theirs[f"{mode}@{load}"]["calls"]:
+            out.append(f"verdict {mode}: not comparable, Portkey answered no call successfully")
+            continue
         added = [
             _minus(t[f"{mode}@1"]["p50_ms"], base[f"{mode}@1"]["p50_ms"]) for t in (ours, theirs)
         ]
@@ -216,8 +219,7 @@ def verdict(targets: dict[str, Any], load: int) -> list[str]:
         out.append(
             f"verdict {mode}: added p50 {_ms(added[0])} ms vs Portkey {_ms(added[1])} ms "
             f"({'met' if latency_ok else 'NOT met'}); {rps[0]:.0f} vs {rps[1]:.0f} req/s "
-            f"(ratio {rps[0] / rps[1] if rps[1] else float('nan'):.2f}, "
-            f"{'met' if rps[0] >= rps[1] else 'NOT met'})"
+            f"(ratio {rps[0] / rps[1]:.2f}, {'met' if rps[0] >= rps[1] else 'NOT met'})"
         )
     return out
 

@@ -82,6 +82,20 @@ SUITE = (
             "ROUTER_COST_ADDR": f"127.0.0.1:{_port('COST_GRPC_PORT', 50052)}",
         },
     ),
+    Service(
+        "prompts",
+        "services.prompts",
+        _port("PROMPTS_GRPC_PORT", 50055),
+        _port("PROMPTS_METRICS_PORT", 9055),
+        {"PROMPTS_SQLITE_PATH": str(ROOT / ".run" / "prompts.sqlite3")},
+    ),
+    Service(
+        "flags",
+        "services.flags",
+        _port("FLAGS_GRPC_PORT", 50054),
+        _port("FLAGS_METRICS_PORT", 9054),
+        {"FLAGS_SQLITE_PATH": str(ROOT / ".run" / "flags.sqlite3")},
+    ),
 )
 
 

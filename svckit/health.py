@@ -5,6 +5,10 @@ overall service ("") and for each of its gRPC services, only while every depende
 the server is not shutting down. `watch_dependency` probes a dependency on an interval, so a
 Redis that goes away turns the service NOT_SERVING and one that comes back turns it SERVING
 again, without a restart. After `shutdown()` nothing turns it back.
+
+One more name, `LIVENESS_SERVICE` ("liveness"), answers SERVING whatever the dependencies say:
+it is what a Kubernetes liveness probe asks, so a Redis outage makes replicas unready (no
+traffic) without restarting every one of them (deploy/k8s).
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 Probe = Callable[[], Awaitable[bool]]
+
+LIVENESS_SERVICE = "liveness"
+"""Health name that only says the process answers (for liveness probes), not its dependencies."""
 
 
 class Readiness:
@@ -44,6 +51,7 @@ class Readiness:
         status = SERVING if self.serving else NOT_SERVING
         for service in self._services:
             await self.health.set(service, status)
+        await self.health.set(LIVENESS_SERVICE, NOT_SERVING if self._shutting_down else SERVING)
 
     async def set(self, dependency: str, up: bool) -> None:
         was = dependency not in self._down
@@ -83,4 +91,4 @@ async def watch_dependency(readiness: Readiness, name: str, probe: Probe, interv
         await asyncio.sleep(interval)
 
 
-__all__ = ["NOT_SERVING", "SERVING", "Probe", "Readiness", "watch_dependency"]
+__all__ = ["LIVENESS_SERVICE", "NOT_SERVING", "SERVING", "Probe", "Readiness", "watch_dependency"]

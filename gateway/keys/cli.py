@@ -40,17 +40,10 @@ from gateway.keys.model import ApiKey, NewKey, Tenant
 from gateway.keys.store import KeyStore
 from gateway.migrations import migrate
 from svckit.errors import ServiceError
+from svckit.secrets import secrets_from_environment
 from svckit.sql import create_engine
 
 DEFAULT_SQLITE_PATH = Path(".run/gateway.sqlite3")
-
-
-class _EnvironmentSecrets:
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def get(self, name: str) -> str | None:
-        return self._environ.get(name) or None
 
 
 def database_url(environ: Mapping[str, str]) -> str:
@@ -66,7 +59,9 @@ def database_url(environ: Mapping[str, str]) -> str:
 def hasher(environ: Mapping[str, str], url: str) -> KeyHasher:
     name = environ.get("GATEWAY_KEY_PEPPER_SECRET_NAME") or DEFAULT_PEPPER_SECRET_NAME
     embedded = url.startswith("sqlite")
-    return KeyHasher(pepper_from(_EnvironmentSecrets(environ), name, embedded=embedded))
+    return KeyHasher(
+        pepper_from(secrets_from_environment("GATEWAY", environ), name, embedded=embedded)
+    )
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,9 +1,12 @@
 """A chat completion through the pipeline of DESIGN.md, after the key is known.
 
-    parse -> estimate -> admit (rate limit and budget, at once) -> router -> answer, reconcile
+    [experiments: flags pick model / prompt label] -> [render a stored prompt] -> parse
+        -> estimate -> admit (rate limit and budget, at once) -> router -> answer, reconcile
 
 The router's call carries the gateway's `CallContext` (request id, tenant, `keys/<id>` as the
-subject, the endpoint); the router records the usage and charges the budget by that request id.
+subject, the endpoint, the stored prompt and version when the request named one (`prompts`),
+the experiments' variants (`experiments`));
+the router records the usage and charges the budget by that request id.
 The pipeline settles the rate-limit reservation with the real token count once the call is
 over, off the response's critical path (a background task; `drain` waits for them). A cache hit
 settles 0 tokens: tokens-per-minute limits pace upstream load, and a hit has none.
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +37,8 @@ from gateway.openai.sse import primed, sse_frames
 from gateway.pipeline.admission import Admission, Candidate, Ticket
 from gateway.pipeline.catalogue import Catalogue
 from gateway.pipeline.estimate import estimate_tokens
+from gateway.pipeline.experiments import Experiments
+from gateway.pipeline.prompts import PromptUse, StoredPrompts
 from gateway.pipeline.subjects import key_subject
 
 log = logging.getLogger("gateway.pipeline")
@@ -79,8 +84,12 @@ class ChatPipeline:
         output_tokens_estimate: int = 1024,
         timeout_seconds: float = 600.0,
         clock: Callable[[], float] = time.time,
+        prompts: StoredPrompts | None = None,
+        experiments: Experiments | None = None,
     ) -> None:
         self._router = router
+        self._prompts = prompts
+        self._experiments = experiments
         self._admission = admission
         self._catalogue = catalogue
         self._output_estimate = output_tokens_estimate
@@ -90,7 +99,13 @@ class ChatPipeline:
 
     async def run(self, body: object, caller: Caller) -> Completed | Streaming:
         """The answer to one request; raises OpenAIError (with headers) when there is none."""
-        call = parse_chat_completion(body, context(caller))
+        variants: dict[str, str] = {}
+        if self._experiments is not None:
+            body, variants = await self._experiments.assign(body, caller.key)
+        prompt = None
+        if self._prompts is not None:
+            body, prompt = await self._prompts.apply(body)
+        call = parse_chat_completion(body, context(caller, prompt, variants))
         model = call.request.model
         served = await self._catalogue.first_deployment(model)
         tokens = estimate_tokens(call.request, self._output_estimate)
@@ -166,7 +181,9 @@ class ChatPipeline:
         task.add_done_callback(self._tasks.discard)
 
 
-def context(caller: Caller) -> pb.CallContext:
+def context(
+    caller: Caller, prompt: PromptUse | None = None, variants: Mapping[str, str] | None = None
+) -> pb.CallContext:
     return pb.CallContext(
         request_id=caller.request_id,
         tenant=caller.key.tenant,
@@ -174,6 +191,9 @@ def context(caller: Caller) -> pb.CallContext:
         endpoint=ENDPOINT,
         user=caller.key.user,
         api_key_id=caller.key.id,
+        prompt_name=prompt.name if prompt else "",
+        prompt_version=prompt.version if prompt else 0,
+        flag_variants=dict(variants or {}),
     )
 
 

@@ -8,9 +8,9 @@ request message the gateway is about to send (after path, query and body are map
 - `TenantField(path)`: the field names a tenant. Empty, it is filled with the caller's tenant
   (so `GET /admin/v1/cost/spend` is the caller's own spend); another tenant is refused.
 - `SubjectField(path)`: the field names a subject or a budget scope: `tenants/<id>`,
-  `keys/<id>` or `users/<name>`. It must be the caller's tenant, a key of that tenant, or a user
-  one of that tenant's keys speaks for. Empty, it becomes `tenants/<own>` when `default_own`
-  (ListBudgets), else it is refused.
+  `keys/<id>` or `users/<tenant>:<user>`. It must be the caller's tenant, a key of that tenant,
+  or a user of that tenant. Empty, it becomes `tenants/<own>` when `default_own` (ListBudgets),
+  else it is refused.
 - `BudgetField(path)`: the field names a budget by id; the budget's scope must be the caller's
   (as `SubjectField`). A budget of another tenant is NOT_FOUND, like one that does not exist.
 - `PLATFORM_ONLY`: everything else, and every RPC not in the table (a new RPC is closed to
@@ -24,17 +24,33 @@ request message the gateway is about to send (after path, query and body are map
 
 A refusal is PERMISSION_DENIED; the check answers what to force into the request as query
 parameters (the proxy then builds the same message with the tenant filled in).
+
+Users. A user name is unique only inside its tenant, so a tenant names its users
+`users/<own-tenant>:<user>` (the form of `gateway.pipeline.subjects`, which the rate limiter
+and the cost service count and charge by). Decisions:
+- The tenant part is the whole proof: `users/acme:<anything>` is acme's namespace, which no
+  other tenant's traffic reaches, so no key needs to speak for the user yet (a budget can be
+  set before the user's first key) and no key lookup is made.
+- `users/<other-tenant>:<user>` is PERMISSION_DENIED (OTHER_TENANT); a budget with such a scope
+  is NOT_FOUND, like any other tenant's budget.
+- A bare `users/<user>` is refused to tenants (PERMISSION_DENIED, reason USER_WITHOUT_TENANT,
+  the message showing the form to use), not rewritten: the proxy builds the message from the
+  HTTP request again, and a subject sits in the path or the body, which the forced query
+  parameters cannot replace; a rewrite would also answer with a scope the caller never sent.
+  The bare form is the namespace of calls made without a tenant (internal callers of the
+  router), which only the platform's admin keys may name. The platform may name any form.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from google.protobuf.message import Message
 
 from gateway.keys.model import ApiKey
+from gateway.pipeline.subjects import USERS, user_subject, user_tenant
 from svckit.errors import NotFound, PermissionDenied
 
 Forced = dict[str, str]
@@ -45,8 +61,6 @@ class TenantData(Protocol):
     """What the rules ask about a tenant's keys and budgets."""
 
     async def owns_key(self, tenant: str, key_id: str) -> bool: ...
-
-    async def has_user(self, tenant: str, user: str) -> bool: ...
 
     async def budget_scope(self, budget_id: str) -> str | None: ...
 
@@ -92,7 +106,7 @@ class SubjectField:
         if not asked and self.default_own:
             return {self.path: f"tenants/{key.tenant}"}
         if not await subject_is_own(asked, key.tenant, data):
-            raise _other_tenant()
+            raise _not_own(asked, key.tenant)
         return {}
 
 
@@ -114,17 +128,11 @@ async def subject_is_own(subject: str, tenant: str, data: TenantData) -> bool:
     kind, _, name = subject.partition("/")
     if not name:
         return False
-    checks: Mapping[str, Callable[[str, str], Awaitable[bool]]] = {
-        "tenants": _same,
-        "keys": data.owns_key,
-        "users": data.has_user,
-    }
-    check = checks.get(kind)
-    return check is not None and await check(tenant, name)
-
-
-async def _same(tenant: str, name: str) -> bool:
-    return tenant == name
+    if kind == "tenants":
+        return name == tenant
+    if kind == "keys":
+        return await data.owns_key(tenant, name)
+    return kind == "users" and user_tenant(subject) == tenant
 
 
 def read_field(message: Message, path: str) -> str:
@@ -136,6 +144,15 @@ def read_field(message: Message, path: str) -> str:
 
 def _other_tenant() -> PermissionDenied:
     return PermissionDenied("this API key belongs to another tenant", reason="OTHER_TENANT")
+
+
+def _not_own(subject: str, tenant: str) -> PermissionDenied:
+    if subject.startswith(USERS) and user_tenant(subject) is None:
+        return PermissionDenied(
+            f'name a user with its tenant: "{user_subject(tenant, "<user>")}"',
+            reason="USER_WITHOUT_TENANT",
+        )
+    return _other_tenant()
 
 
 SHARED = Shared()

@@ -54,10 +54,29 @@ OPENAI_ERROR_SCHEMA = _object(
 _MESSAGE = _object(
     {"role": {"type": "string"}, "content": {"type": ["string", "array", "null"]}}, ["role"]
 )
+_PROMPT = _object(
+    {
+        "name": {"type": "string"},
+        "label": {"type": "string", "description": "production when neither label nor version"},
+        "version": {"type": "integer", "minimum": 1},
+        "variables": {"type": "object"},
+        "placeholders": {"type": "object", "additionalProperties": {"type": "array"}},
+    },
+    ["name"],
+)
+_PROMPT["description"] = (
+    "Switchboard: a stored prompt to render. Its messages come first, then the request's own; "
+    "its config's model parameters apply where the request sets none."
+)
 _CHAT_REQUEST = _object(
     {
-        "model": {"type": "string"},
-        "messages": {"type": "array", "items": _MESSAGE},
+        "model": {"type": "string", "description": "Required unless the stored prompt sets it."},
+        "messages": {
+            "type": "array",
+            "items": _MESSAGE,
+            "description": "Required unless a stored prompt is named.",
+        },
+        "prompt": _PROMPT,
         "stream": {"type": ["boolean", "null"]},
         "max_tokens": {"type": ["integer", "null"]},
         "max_completion_tokens": {"type": ["integer", "null"]},
@@ -69,7 +88,6 @@ _CHAT_REQUEST = _object(
         "stream_options": {"type": ["object", "null"]},
         "user": {"type": ["string", "null"]},
     },
-    ["model", "messages"],
 )
 _COMPLETION = _object(
     {

@@ -1,7 +1,8 @@
 """What the confinement rules ask, answered from the gateway's key store and the cost service.
 
-A user belongs to a tenant when one of the tenant's keys speaks for it (users have no table of
-their own); a budget's scope is read from the cost service as the platform would.
+Whether a key is the tenant's comes from the key store; a budget's scope is read from the cost
+service as the platform would. Users need no lookup: a user is named with its tenant
+(`users/<tenant>:<user>`), so the name itself says whose it is (see `confinement`).
 """
 
 from __future__ import annotations
@@ -28,9 +29,6 @@ class StoredTenantData:
         except NotFound:
             return False
         return True
-
-    async def has_user(self, tenant: str, user: str) -> bool:
-        return any(key.user == user for key in await self._store.list_keys(tenant))
 
     async def budget_scope(self, budget_id: str) -> str | None:
         request = cost_pb.GetBudgetRequest(budget_id=budget_id)

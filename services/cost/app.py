@@ -30,6 +30,7 @@ from services.cost.budgets.alert_webhook import AlertWebhook
 from services.cost.budgets.alerts import AlertFeed
 from services.cost.budgets.checker import BudgetChecker
 from services.cost.budgets.memory_reservations import MemoryReservations
+from services.cost.budgets.metrics import BudgetMetrics
 from services.cost.budgets.redis_reservations import RedisReservations
 from services.cost.budgets.reservations import ReservationStore
 from services.cost.budgets.store import BudgetStore
@@ -49,6 +50,7 @@ from services.cost.servicer import SERVICE_NAME, CostParts, CostServicer
 from services.cost.settings import CostSettings
 from svckit.health import Probe
 from svckit.redis_client import pooled_redis, redis_probe
+from svckit.secrets import secrets_from_environment
 from svckit.server import Registration, ServiceApp
 from svckit.sql import database_probe
 
@@ -104,7 +106,12 @@ def build(
     )
     budgets = BudgetStore(engine)
     checker = BudgetChecker(
-        engine, budgets, reservations, prices, ttl_seconds=settings.reservation_ttl_seconds
+        engine,
+        budgets,
+        reservations,
+        prices,
+        ttl_seconds=settings.reservation_ttl_seconds,
+        metrics=BudgetMetrics(registry),
     )
     parts = CostParts(engine, writer, prices, budgets, checker, feed, SpendReport(engine))
     consumer, consumer_client = _consumer(settings, writer, registry)
@@ -174,10 +181,11 @@ def _webhook(settings: CostSettings, environ: Mapping[str, str]) -> AlertWebhook
     if not settings.alert_webhook_url:
         return None
     name = settings.alert_webhook_secret_name
-    if not environ.get(name):
+    secrets = secrets_from_environment("COST", environ)
+    if not secrets.get(name):
         log.warning("COST_ALERT_WEBHOOK_URL is set but %s is not: alert webhooks are off", name)
         return None
-    return AlertWebhook(settings.alert_webhook_url, lambda: environ.get(name, ""))
+    return AlertWebhook(settings.alert_webhook_url, lambda: secrets.get(name) or "")
 
 
 class _Lifecycle:

@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     budgets = commands.add_parser("budgets", help="budgets and their current period")
     budgets.add_argument("--scope", default="")
     budget = commands.add_parser("budget", help="create a budget")
-    budget.add_argument("scope", help="tenants/{id}, users/{id} or keys/{id}")
+    budget.add_argument("scope", help="tenants/{id}, users/{tenant}:{user} or keys/{id}")
     budget.add_argument("limit", type=Decimal, help="in currency units, e.g. 25.50")
     budget.add_argument("--currency", default="USD")
     budget.add_argument("--period", choices=PERIODS, default="monthly")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,6 +77,7 @@ def build(
         probe_interval=settings.health_probe_interval_seconds,
         on_start=[lifecycle.start],
         on_stop=[lifecycle.stop],
+        on_drain=[_closing(feed)],  # open watch streams end at SIGTERM, not after the grace
     )
     return PromptsService(app, prompts, feed, db)
 
@@ -106,3 +107,10 @@ class _Lifecycle:
             self._task.cancel()  # it polls until cancelled
             await asyncio.gather(self._task, return_exceptions=True)
         await self._db.dispose()
+
+
+def _closing(feed: ChangeFeed) -> Callable[[], Awaitable[None]]:
+    async def close() -> None:
+        feed.close()
+
+    return close

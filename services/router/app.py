@@ -58,7 +58,7 @@ from services.router.redis_usage_sink import RedisUsageSink, StreamSettings
 from services.router.response_cache import CacheMetrics, CachePolicy, ResponseCache, RouterCache
 from services.router.retry import RetryPolicy
 from services.router.router import Router
-from services.router.secrets import EnvironmentSecrets, SecretSource
+from services.router.secrets import SecretSource, secrets_from_environment
 from services.router.servicer import SERVICE_NAME, RouterServicer
 from services.router.settings import RouterSettings
 from services.router.usage_events import UsageMetrics, UsageSink
@@ -108,7 +108,9 @@ def build(
 ) -> RouterService:
     """Wire the service; raises `CatalogueError` when the catalogue file is bad."""
     registry = registry or CollectorRegistry()
-    secrets = EnvironmentSecrets(os.environ if environ is None else environ)
+    secrets = secrets_from_environment(
+        "ROUTER", os.environ if environ is None else environ, clock=clock
+    )
     catalogue = CatalogueFile(settings.models_file, validate_catalogue)
     providers = providers or ProviderRegistry(limits=_http_limits(settings.http_max_connections))
     parts = _Backends.of(settings, registry)

@@ -1,24 +1,13 @@
 """Where provider keys come from: a source that maps a secret's name to its value.
 
-The environment now; Vault joins later behind the same protocol. A key is read at call time so
-a rotated secret is used without a restart, and it never enters a log, a metric or an error.
+The source is the service kit's (`svckit.secrets`): Vault's KV v2 when `ROUTER_VAULT_ADDR` is
+set, the environment otherwise and for names Vault does not hold. A key is read at call time so
+a rotated secret is used without a restart (after Vault's cache TTL, `ROUTER_VAULT_CACHE_SECONDS`),
+and it never enters a log, a metric or an error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from svckit.secrets import EnvironmentSecrets, SecretSource, secrets_from_environment
 
-
-class SecretSource(Protocol):
-    def get(self, name: str) -> str | None:
-        """The secret's current value, or None when it is not set."""
-        ...
-
-
-class EnvironmentSecrets:
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def get(self, name: str) -> str | None:
-        return self._environ.get(name) or None
+__all__ = ["EnvironmentSecrets", "SecretSource", "secrets_from_environment"]

@@ -1,11 +1,12 @@
 """The whole suite as it is deployed: `python -m services.ratelimit`, `services.cost`,
-`services.router` and `gateway`, each its own process, on real Redis and PostgreSQL.
+`services.router`, `services.prompts`, `services.flags` and `gateway`, each its own process, on
+real Redis and PostgreSQL.
 
 Every service keeps its Redis keys under the test's prefix (the cost service reads the router's
-usage stream there), and router, cost and gateway share one fresh PostgreSQL database, as their
-tables (and migration histories) are prefixed by service. Tenants and keys are made the way the
-platform team makes them, with the gateway's command-line tool against that database and the
-same pepper, before the gateway starts.
+usage stream there), and router, cost, prompts, flags and gateway share one fresh PostgreSQL
+database, as their tables (and migration histories) are prefixed by service. Tenants and keys
+are made the way the platform team makes them, with the gateway's command-line tool against that
+database and the same pepper, before the gateway starts.
 
 The tiers are chosen for a wall clock, which these processes read: `pro` counts requests per
 UTC day only, so its remaining count moves by exactly one a call (a day turns over only at
@@ -65,7 +66,7 @@ class Suite:
     keys: dict[str, str] = field(default_factory=dict)
     """Key name (KEYS) to its plaintext."""
     services: dict[str, ServiceProcess] = field(default_factory=dict)
-    """The gRPC services behind the gateway, by name (ratelimit, cost, router)."""
+    """The gRPC services behind the gateway, by name (ratelimit, cost, router, prompts, flags)."""
 
     @property
     def base_url(self) -> str:
@@ -101,6 +102,8 @@ def environments(backends: Backends, tiers_file: Path) -> dict[str, dict[str, st
             "ROUTER_KEY_PREFIX": f"{prefix}router:",
             "ROUTER_DATABASE_URL": backends.postgres_url,
         },
+        "prompts": {"PROMPTS_DATABASE_URL": backends.postgres_url},
+        "flags": {"FLAGS_DATABASE_URL": backends.postgres_url},
         "gateway": {
             "GATEWAY_DATABASE_URL": backends.postgres_url,
             "GATEWAY_KEY_PEPPER": PEPPER,
@@ -147,7 +150,7 @@ def running_suite(
     tmp_path: Path,
     overrides: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Iterator[Suite]:
-    """Start the three services and the keys at once, then the gateway; stop all after,
+    """Start the five services and the keys at once, then the gateway; stop all after,
     failing the test if any of them did not exit 0 on SIGTERM. `overrides`: service name to
     variables added to its environment (a router catalogue, a pool size)."""
     tiers = tmp_path / "tiers.yaml"
@@ -157,7 +160,7 @@ def running_suite(
         env[name].update(variables)
     services = {
         name: ServiceProcess(env[name], tmp_path / f"{name}.log", name)
-        for name in ("ratelimit", "cost", "router")
+        for name in ("ratelimit", "cost", "router", "prompts", "flags")
     }
     running: list[ServiceProcess] = list(services.values())
     try:
@@ -172,6 +175,8 @@ def running_suite(
                 "GATEWAY_RATELIMIT_ADDR": services["ratelimit"].address,
                 "GATEWAY_COST_ADDR": services["cost"].address,
                 "GATEWAY_ROUTER_ADDR": services["router"].address,
+                "GATEWAY_PROMPTS_ADDR": services["prompts"].address,
+                "GATEWAY_FLAGS_ADDR": services["flags"].address,
             },
             tmp_path / "gateway.log",
         )

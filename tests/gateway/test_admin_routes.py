@@ -58,7 +58,7 @@ async def test_a_transcoded_rpc_answers_an_admin_key(stack: Stack, http: httpx.A
 
     assert tiers.status_code == 200
     assert {tier["name"] for tier in tiers.json()["tiers"]} == {"pro", "tiny"}
-    assert [model["name"] for model in models.json()["models"]] == [MODEL]
+    assert [model["name"] for model in models.json()["models"]] == ["fake-gpt", MODEL]
 
 
 async def test_the_admin_api_needs_an_admin_key(stack: Stack, http: httpx.AsyncClient) -> None:
@@ -89,10 +89,10 @@ async def test_platform_only_rpcs_are_refused_to_a_tenant_admin(
         assert refused.status_code == 403
         assert "platform" in refused.json()["error"]["message"]
     assert platform_reload.status_code == 200
-    assert platform_reload.json()["models"] == 1
+    assert platform_reload.json()["models"] == 2  # mock-gpt and fake-gpt
 
 
-@pytest.mark.parametrize("scope", ["tenants/globex", "users/gus"])
+@pytest.mark.parametrize("scope", ["tenants/globex", "users/globex:gus"])
 async def test_a_hard_budget_once_spent_blocks_and_other_tenants_see_none_of_it(
     stack: Stack, http: httpx.AsyncClient, scope: str
 ) -> None:
@@ -150,7 +150,7 @@ async def test_usage_is_confined_to_the_tenants_own_subjects(
     own_key = await http.get(
         f"/v1/keys%2F{stack.key_ids['acme']}/usage", params={"tier": "pro"}, headers=acme
     )
-    own_user = await http.get("/v1/users/alice/usage", params={"tier": "pro"}, headers=acme)
+    own_user = await http.get("/v1/users/acme:alice/usage", params={"tier": "pro"}, headers=acme)
     other_key = await http.get(
         f"/v1/keys/{stack.key_ids['globex']}/usage", params={"tier": "pro"}, headers=acme
     )
@@ -159,7 +159,9 @@ async def test_usage_is_confined_to_the_tenants_own_subjects(
     assert own_key.status_code == 200, own_key.text
     used = {limit["kind"]: limit["remaining"] for limit in own_key.json()["limits"]}
     assert used["LIMIT_KIND_REQUESTS_PER_MINUTE"] == "59"
-    assert own_user.status_code == 200
+    assert own_user.status_code == 200, own_user.text
+    user_left = {limit["kind"]: limit["remaining"] for limit in own_user.json()["limits"]}
+    assert user_left["LIMIT_KIND_REQUESTS_PER_MINUTE"] == "59"  # the call counted for the user
     assert other_key.status_code == 403
     assert other_tenant.status_code == 403
 

@@ -149,7 +149,7 @@ async def test_models_are_listed_from_the_router_catalogue(stack: Stack) -> None
     async with async_client(stack) as client:
         models = await client.models.list()
 
-    assert [model.id for model in models.data] == [MODEL]
+    assert [model.id for model in models.data] == ["fake-gpt", MODEL]
 
 
 async def test_embeddings_answer_404_no_provider_supports_them(stack: Stack) -> None:

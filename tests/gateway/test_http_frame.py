@@ -34,8 +34,9 @@ async def ratelimit_address() -> AsyncIterator[str]:
 
 async def test_ready_only_while_every_service_answers_serving(ratelimit_address: str) -> None:
     down = f"127.0.0.1:{free_port()}"
+    up = ratelimit_address
     settings = GatewaySettings(
-        ratelimit_addr=ratelimit_address, router_addr=ratelimit_address, cost_addr=down
+        ratelimit_addr=up, router_addr=up, cost_addr=down, prompts_addr=up, flags_addr=up
     )
     gateway = build(settings)
     async with serve_upstream(gateway.app) as base, httpx.AsyncClient() as http:
@@ -44,13 +45,21 @@ async def test_ready_only_while_every_service_answers_serving(ratelimit_address:
         ready = await http.get(f"{origin}/health/ready")
     assert live.status_code == 200
     assert ready.status_code == 503
-    assert ready.json()["services"] == {"cost": False, "ratelimit": True, "router": True}
+    expected = {"cost": False, "ratelimit": True, "router": True, "prompts": True, "flags": True}
+    assert ready.json()["services"] == expected
     assert ready.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_all_services_serving_means_ready(ratelimit_address: str) -> None:
-    address = ratelimit_address  # one real service stands in for all three
-    gateway = build(GatewaySettings(ratelimit_addr=address, router_addr=address, cost_addr=address))
+    address = ratelimit_address  # one real service stands in for all of them
+    settings = GatewaySettings(
+        ratelimit_addr=address,
+        router_addr=address,
+        cost_addr=address,
+        prompts_addr=address,
+        flags_addr=address,
+    )
+    gateway = build(settings)
     async with serve_upstream(gateway.app) as base, httpx.AsyncClient() as http:
         ready = await http.get(f"{base.removesuffix('/v1')}/health/ready")
     assert ready.status_code == 200

@@ -35,6 +35,12 @@ def test_the_suite_starts_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
         "COST_GRPC_PORT": str(cost_port),
         "COST_METRICS_PORT": str(free_port()),
         "COST_SQLITE_PATH": str(tmp_path / "cost.sqlite3"),
+        "PROMPTS_GRPC_PORT": str(free_port()),
+        "PROMPTS_METRICS_PORT": str(free_port()),
+        "PROMPTS_SQLITE_PATH": str(tmp_path / "prompts.sqlite3"),
+        "FLAGS_GRPC_PORT": str(free_port()),
+        "FLAGS_METRICS_PORT": str(free_port()),
+        "FLAGS_SQLITE_PATH": str(tmp_path / "flags.sqlite3"),
         "GATEWAY_HTTP_PORT": str(gateway_port := free_port()),
         "GATEWAY_SQLITE_PATH": str(tmp_path / "gateway.sqlite3"),
     }
@@ -90,7 +96,7 @@ def test_the_suite_starts_answers_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
         reap(runner, timeout=5)
     output = log.read_text(errors="replace")
     assert code == 0, output
-    assert output.count('"message": "stopped"') == 3, output  # the services; the gateway: code 0
+    assert output.count('"message": "stopped"') == 5, output  # the services; the gateway: code 0
 
 
 def test_a_given_development_key_is_adopted_and_kept_across_runs(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.cost.budgets.accounting import read_spent
+from services.cost.budgets.metrics import BudgetMetrics
 from services.cost.budgets.model import Budget
 from services.cost.budgets.reservations import (
     DEFAULT_TTL_SECONDS,
@@ -42,7 +43,7 @@ from services.cost.budgets.store import BudgetStore
 from services.cost.ledger_hooks import Pricer
 from services.cost.money import Money
 from services.cost.price import PriceRow, cost_of
-from services.cost.usage import UsageRecord
+from services.cost.usage import UsageRecord, user_scope
 from svckit.errors import Unavailable, Violations
 
 DEFAULT_MAX_OUTPUT_TOKENS = 16_384
@@ -65,8 +66,10 @@ class BudgetCall:
     max_output_tokens: int = 0
 
     def scopes(self) -> frozenset[str]:
-        named = (("tenants", self.tenant), ("users", self.user), ("keys", self.key))
-        return frozenset(f"{kind}/{name}" for kind, name in named if name)
+        """The scopes its usage will be charged to (`UsageRecord.scopes`, without a subject)."""
+        named = (("tenants", self.tenant), ("keys", self.key))
+        found = [f"{kind}/{name}" for kind, name in named if name]
+        return frozenset([*found, user_scope(self.tenant, self.user)]) - {""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +108,10 @@ class BudgetChecker:
         admit_unpriced: bool = False,
         default_max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
         clock: Callable[[], float] = time.time,
+        metrics: BudgetMetrics | None = None,
     ) -> None:
         self._engine = engine
+        self._metrics = metrics
         self._budgets = budgets
         self._reservations = reservations
         self._pricer = pricer
@@ -117,6 +122,12 @@ class BudgetChecker:
         self.unpriced_admissions = 0
 
     async def check(self, call: BudgetCall) -> BudgetDecision:
+        decision = await self._check(call)
+        if self._metrics is not None:
+            self._metrics.observe(decision.allowed)
+        return decision
+
+    async def _check(self, call: BudgetCall) -> BudgetDecision:
         _validate(call)
         at = datetime.fromtimestamp(self._clock(), UTC)
         found = await self._budgets.matching(call.scopes(), call.model)

@@ -5,6 +5,11 @@ one budget crossed in one period).
 as in the proto (`budget.scope`, `budget.limit.nanos`, ...). A budget counts the usage recorded
 after it was created (no back-filling from the ledger), in its own currency only: usage priced in
 another currency is not converted (no exchange rates) and does not count.
+
+Scopes are `tenants/{id}`, `keys/{id}` and users. A user is named with its tenant,
+`users/{tenant}:{user}` (user names are unique only inside a tenant; see `services.cost.usage`,
+which charges calls to that form); `users/{user}` is the scope of calls made without a tenant.
+A user scope holding ':' must have both a tenant and a user around its first ':'.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from services.cost.budgets.periods import Period, period_bounds
 from services.cost.money import CURRENCIES, Money
 from services.cost.tables import NAME
+from services.cost.usage import TENANT_SEPARATOR
 from svckit.errors import Violations
 
 SCOPE_KINDS = ("tenants", "users", "keys")
@@ -30,7 +36,7 @@ MAX_TIME_ZONE = 64
 class Budget:
     id: str
     scope: str
-    """"tenants/{id}", "users/{id}" or "keys/{id}"."""
+    """"tenants/{id}", "users/{tenant}:{user}" ("users/{user}" without a tenant) or "keys/{id}"."""
     limit: Money
     period: Period
     hard: bool
@@ -111,12 +117,21 @@ def new_budget(
 
 def scope_is_valid(scope: str) -> bool:
     kind, slash, name = scope.partition("/")
-    return bool(slash) and kind in SCOPE_KINDS and bool(name) and len(scope) <= NAME
+    valid = bool(slash) and kind in SCOPE_KINDS and bool(name) and len(scope) <= NAME
+    return valid and (kind != "users" or _user_is_valid(name))
+
+
+def _user_is_valid(name: str) -> bool:
+    tenant, separator, user = name.partition(TENANT_SEPARATOR)
+    return not separator or bool(tenant and user)
 
 
 def _check_scope(violations: Violations, scope: str) -> None:
     violations.check(
-        scope_is_valid(scope), "budget.scope", 'must be "tenants/{id}", "users/{id}" or "keys/{id}"'
+        scope_is_valid(scope),
+        "budget.scope",
+        'must be "tenants/{id}", "users/{tenant}:{user}" ("users/{user}" for calls without a'
+        ' tenant) or "keys/{id}"',
     )
 
 

@@ -63,8 +63,8 @@ async def test_priced_usage_counts_towards_every_budget_that_applies(
     engine: AsyncEngine, store: BudgetStore, accounting: BudgetAccounting
 ) -> None:
     tenant = await store.create(budget(id="tenant"))
-    user = await store.create(budget(id="user", scope="users/u1"))
-    this_model = await store.create(budget(id="mini", scope="users/u1", model="gpt-4o-mini"))
+    user = await store.create(budget(id="user", scope="users/acme:u1"))
+    this_model = await store.create(budget(id="mini", scope="users/acme:u1", model="gpt-4o-mini"))
     other = await store.create(budget(id="other", scope="tenants/other"))
     await record(engine, accounting, [usage("r1", 3, user="u1"), usage("r2", 4)])
     await record(engine, accounting, [usage("r3", 5, user="u1", model="gpt-4o-mini")])
@@ -229,7 +229,7 @@ async def test_two_replicas_recording_concurrently_count_exactly_and_fire_each_t
     store = BudgetStore(engine)
     levels = (*range(10, 101, 10), 150, 200, 500)
     tenant = await store.create(budget(id="tenant", limit=10 * ONE_CALL, thresholds=levels))
-    user = await store.create(budget(id="user", scope="users/u1", limit=10 * ONE_CALL))
+    user = await store.create(budget(id="user", scope="users/acme:u1", limit=10 * ONE_CALL))
     replicas = []
     for replica_engine in two_replicas:
         heard = Heard()

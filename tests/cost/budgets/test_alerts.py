@@ -51,7 +51,7 @@ async def test_alerts_are_listed_newest_first_by_budget_and_limited(
 ) -> None:
     store = BudgetStore(engine)
     await store.create(budget(id="b1", limit=100, thresholds=(10, 20, 30)))
-    await store.create(budget(id="b2", scope="users/u1", limit=100, thresholds=(10,)))
+    await store.create(budget(id="b2", scope="users/acme:u1", limit=100, thresholds=(10,)))
     accounting = BudgetAccounting(MemoryReservations(clock=clock), clock=clock)
     for i, nanos in enumerate((10, 10, 10)):
         clock.advance(60)

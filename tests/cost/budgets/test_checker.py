@@ -4,11 +4,13 @@ import asyncio
 from dataclasses import replace
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.cost.budgets.accounting import BudgetAccounting
 from services.cost.budgets.checker import BudgetCall, BudgetChecker
 from services.cost.budgets.memory_reservations import MemoryReservations
+from services.cost.budgets.metrics import BudgetMetrics
 from services.cost.budgets.reservations import (
     ReservationOutcome,
     ReservationRequest,
@@ -230,3 +232,24 @@ async def test_budget_race_with_usage_recorded_meanwhile_never_overshoots(
     [state] = await checker.states([b])
     assert state.spent.nanos == admitted * ONE_CALL <= b.limit.nanos
     assert state.reserved.nanos == 0
+
+
+async def test_each_decision_is_counted_for_the_budget_exhausted_alert(
+    engine: AsyncEngine,
+    store: BudgetStore,
+    reservations: ReservationStore,
+    pricer: TablePricer,
+    clock: FakeClock,
+) -> None:
+    registry = CollectorRegistry()
+    counted = BudgetChecker(
+        engine, store, reservations, pricer, clock=clock, metrics=BudgetMetrics(registry)
+    )
+    await store.create(budget(limit=ONE_CALL))
+    assert (await counted.check(replace(CALL, request_id="fits"))).allowed
+    assert not (await counted.check(replace(CALL, request_id="overshoots"))).allowed
+
+    def checks(decision: str) -> float | None:
+        return registry.get_sample_value("cost_budget_checks_total", {"decision": decision})
+
+    assert (checks("allowed"), checks("refused")) == (1.0, 1.0)

@@ -41,16 +41,30 @@ def test_a_new_budget_gets_an_id_utc_by_default_and_ascending_thresholds() -> No
     assert new_budget(**valid()).id != made.id
 
 
-@pytest.mark.parametrize("scope", ["tenants/acme", "users/u-1", "keys/k1"])
+@pytest.mark.parametrize(
+    "scope", ["tenants/acme", "users/acme:u-1", "users/acme:u:1", "users/u-1", "keys/k1"]
+)
 def test_tenant_user_and_key_scopes_are_accepted(scope: str) -> None:
     assert new_budget(**valid(scope=scope)).scope == scope
 
 
 @pytest.mark.parametrize(
-    "scope", ["", "acme", "teams/x", "tenants/", "/acme", "tenants/" + "x" * 200]
+    "scope",
+    [
+        "",
+        "acme",
+        "teams/x",
+        "tenants/",
+        "/acme",
+        "tenants/" + "x" * 200,
+        "users/acme:",
+        "users/:u1",
+        "users/:",
+    ],
 )
 def test_other_scopes_are_refused(scope: str) -> None:
-    assert "budget.scope" in violations(scope=scope)
+    found = violations(scope=scope)
+    assert "users/{tenant}:{user}" in found["budget.scope"]
 
 
 def test_every_bad_field_is_reported_at_once_by_its_proto_name() -> None:

@@ -1,5 +1,6 @@
-"""The whole suite in the test's process, over real sockets: the rate-limit, cost and router
-services on gRPC port 0 (embedded backends, the router's built-in mock provider), and the
+"""The whole suite in the test's process, over real sockets: the rate-limit, cost, router,
+prompt and flag services on gRPC port 0 (embedded backends; the router's built-in mock provider, and
+`fake-gpt` served by the tests' fake OpenAI upstream, which records what it was sent), and the
 gateway over HTTP on a loopback port, with tenants and keys made in its database.
 
 The rate limiter and the gateway share a fake clock fixed inside one minute, so a window never
@@ -21,11 +22,17 @@ from gateway.keys.model import NewKey
 from gateway.settings import GatewaySettings
 from services.cost.app import build as build_cost
 from services.cost.settings import CostSettings
+from services.flags.app import build as build_flags
+from services.flags.settings import FlagsSettings
+from services.prompts.app import build as build_prompts
+from services.prompts.settings import PromptsSettings
 from services.ratelimit.app import build as build_ratelimit
 from services.ratelimit.settings import load as load_ratelimit
 from services.router.app import build as build_router
 from services.router.settings import RouterSettings
 from svckit.testing import serving
+from tests.router.upstreams.control import FakeUpstreamControl
+from tests.router.upstreams.openai_fake import fake_openai_app
 from tests.router.upstreams.serving import serve_upstream
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -54,6 +61,21 @@ models:
         provider: mock
         upstream_model: mock-1
         options: {output_words: 100}
+  fake-gpt:
+    deployments:
+      - name: fake-openai
+        provider: openai
+        upstream_model: fake-1
+        base_url: {fake_base_url}
+        max_retries: 0
+"""
+FAKE_PRICE = """
+  - provider: openai
+    model: fake-1
+    valid_from: "2025-01-01T00:00:00Z"
+    currency: USD
+    input_per_million: "1.00"
+    output_per_million: "2.00"
 """
 
 KEYS = {
@@ -78,6 +100,8 @@ class Stack:
     origin: str
     """http://127.0.0.1:<port>"""
     gateway: Gateway
+    upstream: FakeUpstreamControl = field(default_factory=FakeUpstreamControl)
+    """What `fake-gpt`'s upstream was sent."""
     keys: dict[str, str] = field(default_factory=dict)
     key_ids: dict[str, str] = field(default_factory=dict)
 
@@ -91,12 +115,27 @@ class Stack:
 
 
 @asynccontextmanager
-async def running_stack(tmp_path: Path) -> AsyncIterator[Stack]:
+async def running_stack(tmp_path: Path, **gateway: str) -> AsyncIterator[Stack]:
+    """`gateway`: settings of the gateway's beyond the addresses (`experiment_flags=...`)."""
     clock = FakeClock()
     tiers = tmp_path / "tiers.yaml"
     tiers.write_text(TIERS)
-    models = tmp_path / "models.yaml"
-    models.write_text(MODELS)
+    upstream = FakeUpstreamControl()
+    async with serve_upstream(fake_openai_app(upstream)) as fake_base_url:
+        models = tmp_path / "models.yaml"
+        models.write_text(MODELS.replace("{fake_base_url}", fake_base_url))
+        prices = tmp_path / "prices.yaml"
+        prices.write_text(PRICES.read_text() + FAKE_PRICE)
+        async with _services(tmp_path, clock, models, prices, gateway) as stack:
+            stack.upstream = upstream
+            yield stack
+
+
+@asynccontextmanager
+async def _services(
+    tmp_path: Path, clock: FakeClock, models: Path, prices: Path, gateway_extra: dict[str, str]
+) -> AsyncIterator[Stack]:
+    tiers = tmp_path / "tiers.yaml"
     ratelimit = build_ratelimit(
         load_ratelimit({"RATELIMIT_TIERS_FILE": str(tiers)}),
         clock=clock,
@@ -106,13 +145,23 @@ async def running_stack(tmp_path: Path) -> AsyncIterator[Stack]:
         CostSettings(
             grpc_host="127.0.0.1",
             sqlite_path=tmp_path / "cost.sqlite3",
-            prices_file=str(PRICES),
+            prices_file=str(prices),
         ),
+        registry=CollectorRegistry(),
+    )
+    prompts = build_prompts(
+        PromptsSettings(grpc_host="127.0.0.1", sqlite_path=tmp_path / "prompts.sqlite3"),
+        registry=CollectorRegistry(),
+    )
+    flags = build_flags(
+        FlagsSettings(grpc_host="127.0.0.1", sqlite_path=tmp_path / "flags.sqlite3"),
         registry=CollectorRegistry(),
     )
     async with (
         serving(ratelimit.app) as (ratelimit_server, _),
         serving(cost.app) as (cost_server, _),
+        serving(prompts.app) as (prompts_server, _),
+        serving(flags.app) as (flags_server, _),
     ):
         cost_addr = f"127.0.0.1:{cost_server.port}"
         router = build_router(
@@ -130,7 +179,10 @@ async def running_stack(tmp_path: Path) -> AsyncIterator[Stack]:
                 ratelimit_addr=f"127.0.0.1:{ratelimit_server.port}",
                 router_addr=f"127.0.0.1:{router_server.port}",
                 cost_addr=cost_addr,
+                prompts_addr=f"127.0.0.1:{prompts_server.port}",
+                flags_addr=f"127.0.0.1:{flags_server.port}",
                 sqlite_path=tmp_path / "gateway.sqlite3",
+                **gateway_extra,  # type: ignore[arg-type]
             )
             gateway = build(settings, secrets=_Secrets(), clock=clock)
             await gateway.start()

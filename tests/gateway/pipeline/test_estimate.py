@@ -53,11 +53,16 @@ def test_client_request_ids_are_kept_only_when_plain() -> None:
 def test_a_user_outside_the_subject_alphabet_is_left_out_of_the_quota_check() -> None:
     key, _ = generate(KEYS["acme"], datetime.now(UTC))
     spaced = replace(key, user="Alice Smith")
+    # The subject id is "acme:" and the user: 200 characters at most.
+    longest = replace(key, user="a" * 195)
+    too_long = replace(key, user="a" * 196)
 
     assert [s.name for s in quota_subjects(key)] == [
         f"keys/{key.id}",
-        "users/alice",
+        "users/acme:alice",
         "tenants/acme",
     ]
     assert [s.name for s in quota_subjects(spaced)] == [f"keys/{key.id}", "tenants/acme"]
+    assert f"users/acme:{'a' * 195}" in [s.name for s in quota_subjects(longest)]
+    assert [s.name for s in quota_subjects(too_long)] == [f"keys/{key.id}", "tenants/acme"]
     assert {s.tier for s in quota_subjects(key)} == {"pro"}
