@@ -35,14 +35,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from scripts.bench_competitors import litellm, portkey
 from scripts.bench_gateway_targets import (
     MODEL,
     Target,
     direct,
     fake_upstream,
-    litellm,
     peak_rss_mib,
-    portkey,
     switchboard,
     wait_briefly,
 )
