@@ -27,6 +27,7 @@ Decisions:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -34,6 +35,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2
+
+log = logging.getLogger("gateway.openai")
 
 GRPC_DETAILS_KEY = "grpc-status-details-bin"
 INVALID_REQUEST = "invalid_request_error"
@@ -156,8 +159,13 @@ def to_openai_error(error: BaseException) -> OpenAIError:
 
 
 def from_rpc_error(error: grpc.aio.AioRpcError) -> OpenAIError:
-    """The OpenAI error for a failed gRPC call, read from its code and rich status details."""
-    return from_status(error.code(), error.details() or "", _rich_status(error))
+    """The OpenAI error for a failed gRPC call, read from its code and rich status details. A
+    failure the caller gets as a 5xx is logged with the downstream's code: the answer itself
+    says only that something failed."""
+    mapped = from_status(error.code(), error.details() or "", _rich_status(error))
+    if mapped.status >= 500:
+        log.warning("a downstream call failed: %s %s", error.code().name, error.details() or "")
+    return mapped
 
 
 def from_status(

@@ -127,6 +127,21 @@ class Upstream:
     base_url: str
 
 
+@pytest.fixture(autouse=True)
+def _services_without_coverage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The processes of this test run as deployed, without coverage's subprocess tracing
+    (which `make test` otherwise switches on: `patch = ["subprocess"]` hands every child
+    COVERAGE_PROCESS_CONFIG). Traced, every
+    process runs two to three times slower, and on a 2-core machine 1,000 streams then push the
+    router past the point where grpc answers about 15% of StreamComplete calls CANCELLED
+    before their first chunk, with nothing logged by the router (seen 2026-11-27, also on the
+    previous commit). That overload behaviour is an open finding of its own; this test is
+    about 1,000 streams through the suite as it runs in production. The same code is covered
+    by the other tests."""
+    for name in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 def upstream() -> Iterator[Upstream]:
     """`python -m tests.router.upstreams`, slow by a second; it prints its URL once it serves."""
@@ -222,6 +237,8 @@ async def stream_one(client: httpx.AsyncClient, index: int) -> StreamOutcome:
     content: list[str] = []
     last = ""
     async with client.stream("POST", "/chat/completions", json=body) as response:
+        if response.status_code != 200:
+            return StreamOutcome(response.status_code, (await response.aread()).decode(), False)
         async for line in response.aiter_lines():
             if not line.startswith("data: "):
                 continue
