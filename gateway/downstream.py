@@ -13,6 +13,8 @@ from collections.abc import Mapping
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from svckit.channels import service_channel
+
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
@@ -29,7 +31,7 @@ class Downstreams:
     def channel(self, name: str) -> grpc.aio.Channel:
         found = self._channels.get(name)
         if found is None:
-            found = self._channels[name] = grpc.aio.insecure_channel(self._addresses[name])
+            found = self._channels[name] = service_channel(self._addresses[name])
         return found
 
     async def readiness(self) -> dict[str, bool]:

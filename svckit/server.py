@@ -48,6 +48,10 @@ log = logging.getLogger("svckit.server")
 
 PROBE_STOP_TIMEOUT = 2.0
 """Seconds the cancelled dependency probes get to finish before shutdown goes on without them."""
+MAX_CONNECTION_AGE_SECONDS = 300
+"""A client connection is closed (GOAWAY; its calls run to their end) after this long, so
+clients resolve the service's name again and spread calls over replicas added since
+(svckit.channels)."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +136,10 @@ def create_server(
     ]
     if tracer_provider is not None:
         interceptors.append(tracing_interceptor(tracer_provider))
-    server = grpc.aio.server(interceptors=interceptors)
+    server = grpc.aio.server(
+        interceptors=interceptors,
+        options=[("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_SECONDS * 1000)],
+    )
     health = HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     names = [r.service_name for r in app.registrations]

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import grpc
@@ -44,8 +44,11 @@ class ServiceProcess:
         log_path: Path,
         service: str = "ratelimit",
         port: int | None = None,
+        command: Sequence[str] | None = None,
     ) -> None:
-        """`port`: a given gRPC port (a restarted service where its clients expect it)."""
+        """`port`: a given gRPC port (a restarted service where its clients expect it);
+        `command`: the process's command line, if not `python -m services.<service>`."""
+        self._command = list(command) if command else None
         self.port = port or free_port()
         self.metrics_port = free_port()
         self.service = service
@@ -79,7 +82,7 @@ class ServiceProcess:
         self.wait_for_health(SERVING)
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", f"services.{self.service}"]
+        return self._command or [sys.executable, "-m", f"services.{self.service}"]
 
     def health(self) -> int:
         with grpc.insecure_channel(self.address) as channel:
@@ -120,15 +123,16 @@ class ServiceProcess:
             return Reaped(0, killed=False)
         return reap(self.process, signal.SIGTERM, timeout)
 
-    def metric(self, name: str) -> float:
-        """The sum of a metric's samples (every label set) on the service's metrics port."""
+    def metric(self, name: str, having: str = "") -> float:
+        """The sum of a metric's samples (every label set, or those whose labels include
+        `having`, such as 'code="OK"') on the service's metrics port."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:
             text = response.read().decode()
         return sum(
             float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()
-            if line.startswith(name) and not line.startswith("#")
+            if line.startswith(name) and having in line
         )
 
     def log(self) -> str:
@@ -146,8 +150,14 @@ class GatewayProcess(ServiceProcess):
     as SERVING once `GET /health/ready` answers 200, that is once every downstream service
     answers its gRPC health as SERVING; anything else (refused, 503) is NOT_SERVING."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path, port: int | None = None) -> None:
-        super().__init__(env, log_path, service="gateway", port=port)
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        port: int | None = None,
+        command: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(env, log_path, service="gateway", port=port, command=command)
         self.metrics_port = self.port
         self._env = {
             **os.environ,
@@ -163,7 +173,7 @@ class GatewayProcess(ServiceProcess):
         return f"http://{self.address}"
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "gateway"]
+        return self._command or [sys.executable, "-m", "gateway"]
 
     def health(self) -> int:
         try:

@@ -21,6 +21,7 @@ from switchboard.cost.v1 import cost_service_pb2_grpc as cost_grpc
 
 from services.router.buffered_usage_sink import Backoff, BufferedUsageSink
 from services.router.usage_events import UsageEvent, UsageMetrics
+from svckit.channels import service_channel
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class CostUsageSink(BufferedUsageSink):
 
     async def _write(self, batch: list[UsageEvent]) -> int:
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self._address)
+            self._channel = service_channel(self._address)
         stub = cost_grpc.CostServiceStub(self._channel)
         request = cost_pb.RecordUsageRequest(events=[usage_message(e) for e in batch])
         try:

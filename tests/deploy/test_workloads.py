@@ -31,6 +31,8 @@ STANDARD_LABELS = (
     "app.kubernetes.io/part-of",
     "app.kubernetes.io/component",
 )
+DNS = "dns:///"
+"""The gateway names each service so that gRPC resolves every replica (svckit/channels.py)."""
 CASES = [(overlay, name) for overlay in OVERLAYS for name in WORKLOADS]
 
 
@@ -156,8 +158,11 @@ def test_gateway_port_probes_and_downstream_addresses_match(overlay: str) -> Non
     )
     _assert_service_exposes(objects, "gateway", container)
     for service in SERVICES:
-        host, port = getattr(settings, f"{service}_addr").rsplit(":", 1)
+        address = getattr(settings, f"{service}_addr")
+        assert address.startswith(DNS), f"{service}: {address} is not resolved to every replica"
+        host, port = address.removeprefix(DNS).rsplit(":", 1)
         target = named(objects, "Service", host)
+        assert target["spec"]["clusterIP"] == "None", f"{host}: headless, so DNS lists replicas"
         _, _, downstream = _deployment(overlay, service)
         grpc_port = next(p["containerPort"] for p in downstream["ports"] if p["name"] == "grpc")
         assert {"port": int(port), "target": "grpc"} in [

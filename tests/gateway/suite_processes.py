@@ -67,15 +67,21 @@ class Suite:
     """Key name (KEYS) to its plaintext."""
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     """The gRPC services behind the gateway, by name (ratelimit, cost, router, prompts, flags)."""
+    front: str | None = None
+    """Where clients connect, when not to `gateway` itself (a balancer over its replicas)."""
+
+    @property
+    def origin(self) -> str:
+        return self.front or self.gateway.origin
 
     @property
     def base_url(self) -> str:
         """What an OpenAI client takes as base_url."""
-        return f"{self.gateway.origin}/v1"
+        return f"{self.origin}/v1"
 
     @property
     def admin_url(self) -> str:
-        return f"{self.gateway.origin}/admin"
+        return f"{self.origin}/admin"
 
     def auth(self, name: str) -> dict[str, str]:
         return {"authorization": f"Bearer {self.keys[name]}"}

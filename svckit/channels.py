@@ -1,0 +1,36 @@
+"""Client channels from one of our processes to another of our services.
+
+In the cluster each gRPC service sits behind a headless Service, so a target such as
+`dns:///cost:50052` resolves to the address of every ready replica. gRPC's default policy,
+pick_first, would send all of a client's calls to one of them for the life of the connection;
+`round_robin` keeps a connection to each address and spreads calls over them. A target that
+names one address behaves as before.
+
+Replicas added later are found when the client resolves the name again, which it does when a
+connection closes: servers bound with `svckit.server.create_server` close each connection after
+`MAX_CONNECTION_AGE_SECONDS` (letting its calls finish), so new replicas get traffic within
+that time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import grpc
+
+ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+"""The service config every channel to our services carries."""
+
+ChannelOptions = Sequence[tuple[str, str | int]]
+
+
+def service_channel(target: str, options: ChannelOptions = ()) -> grpc.aio.Channel:
+    """A plaintext grpc.aio channel to `target` that spreads calls over every address it
+    resolves to."""
+    return grpc.aio.insecure_channel(
+        target, options=[("grpc.service_config", ROUND_ROBIN), *options]
+    )
+
+
+__all__ = ["ROUND_ROBIN", "service_channel"]
