@@ -47,6 +47,7 @@ from switchboard.router.v1 import router_service_pb2_grpc as router_grpc
 
 from gateway.downstream import Downstreams
 from gateway.http.health import health_routes
+from gateway.http.metrics import HttpMetrics, MetricsMiddleware
 from gateway.http.mount import AnyPathMount
 from gateway.http.protection import ProtectionMiddleware
 from gateway.keys.cache import CachedKeyLookup
@@ -212,7 +213,10 @@ def build(
         yield
         await gateway.aclose()
 
-    middleware = [Middleware(ProtectionMiddleware, max_body_bytes=settings.max_body_bytes)]
+    middleware = [
+        Middleware(MetricsMiddleware, metrics=HttpMetrics(registry)),
+        Middleware(ProtectionMiddleware, max_body_bytes=settings.max_body_bytes),
+    ]
     if settings.allowed_origins:
         middleware.append(
             Middleware(

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from gateway.http.metrics import ROUTE_TEMPLATE
 from gateway.transcoding.http_rules import Matched, NotAllowed, Route, RouteTable
 from gateway.transcoding.request_mapping import RequestMappingError, build_request, message_class
 from gateway.transcoding.status_map import bad_request_body, error_body, rpc_error_body
@@ -90,6 +91,7 @@ class TranscodingRouter:
             response = _error_response(405, "METHOD_NOT_ALLOWED", "method not allowed here")
             response.headers["Allow"] = ", ".join(found.allowed)
             return response
+        request.scope[ROUTE_TEMPLATE] = found.route.template.text
         return await self._call(request, found)
 
     async def _call(self, request: Request, found: Matched) -> Response:

@@ -21,6 +21,8 @@ from prometheus_client import CollectorRegistry
 from switchboard.router.v1 import router_service_pb2 as pb
 from switchboard.router.v1 import router_service_pb2_grpc as pb_grpc
 
+from gateway.app import build as build_gateway
+from gateway.settings import GatewaySettings
 from services.cost.app import build as build_cost
 from services.cost.settings import CostSettings
 from services.flags.app import build as build_flags
@@ -37,6 +39,7 @@ from svckit.testing import serving
 from tests.backends import missing_backend
 from tests.deploy.manifests import DEPLOY, ROOT
 from tests.deploy.promql import metric_names
+from tests.router.upstreams.serving import serve_upstream
 
 OBSERVABILITY = DEPLOY / "observability"
 RULES = OBSERVABILITY / "prometheus" / "switchboard-alerts.yml"
@@ -104,7 +107,8 @@ def test_the_name_extraction_finds_metrics_and_skips_functions_labels_and_keywor
 async def scraped(
     tmp_path: Path, redis_client: aioredis.Redis, key_prefix: str, postgres_url: str, redis_url: str
 ) -> AsyncIterator[set[str]]:
-    """Every metric name the services export after a short production-like run."""
+    """Every metric name the services and the gateway export after a short production-like
+    run."""
     registries = {
         name: CollectorRegistry() for name in ("ratelimit", "cost", "router", "flags", "prompts")
     }
@@ -147,7 +151,8 @@ async def scraped(
         ).app,
     ]
     async with AsyncExitStack() as stack:
-        channels = [(await stack.enter_async_context(serving(app)))[1] for app in apps]
+        served = [await stack.enter_async_context(serving(app)) for app in apps]
+        channels = [channel for _, channel in served]
         router = pb_grpc.RouterServiceStub(channels[-1])
         for n in range(3):
             question = pb.ChatMessage(role="user", content=f"question {n}")
@@ -158,9 +163,24 @@ async def scraped(
             stack.callback(server.server_close)
             stack.callback(server.shutdown)
             endpoints.append(f"http://127.0.0.1:{port}/metrics")
+        at = {
+            name: f"127.0.0.1:{server.port}"
+            for name, (server, _) in zip(registries, served, strict=True)
+        }
+        settings = GatewaySettings(
+            ratelimit_addr=at["ratelimit"],
+            cost_addr=at["cost"],
+            router_addr=at["router"],
+            flags_addr=at["flags"],
+            prompts_addr=at["prompts"],
+        )
+        gateway = build_gateway(settings)
+        origin = (await stack.enter_async_context(serve_upstream(gateway.app))).removesuffix("/v1")
         async with httpx.AsyncClient() as client:
             # The usage reaches the ledger through the Redis stream, in another task: wait for it.
             await asyncio.wait_for(_ledger_recorded(client, endpoints[1]), 20)
+            assert (await client.get(f"{origin}/health/ready")).status_code == 200
+            endpoints.append(f"{origin}/metrics/")
             texts = [(await client.get(url)).text for url in endpoints]
         yield _names(texts)
 
