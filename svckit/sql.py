@@ -38,8 +38,10 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # The wait first: switching a new file to WAL takes its write lock, and a connection opened
+    # at the same moment (another replica migrating) must wait for it, not fail as locked.
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 

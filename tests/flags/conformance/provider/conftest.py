@@ -15,6 +15,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -119,13 +120,39 @@ def events() -> EventLog:
     return EventLog()
 
 
+class Shutdowns:
+    """Providers shut down off the scenarios' path. grpcio's channel.close() waits out the
+    0.2 s poll of the thread watching the channel's state: a fifth of a second per scenario, a
+    minute and more over the testbed. Every shutdown must still succeed (checked at the end)."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="provider-shutdown")
+        self._started: list[Future[None]] = []
+
+    def submit(self, provider: FlagdProvider) -> None:
+        self._started.append(self._pool.submit(provider.shutdown))
+
+    def finish(self) -> list[BaseException]:
+        """Waits for every shutdown; the exceptions they raised."""
+        self._pool.shutdown(wait=True)
+        return [error for f in self._started if (error := f.exception()) is not None]
+
+
+@pytest.fixture(scope="session")
+def shutdowns() -> Iterator[Shutdowns]:
+    pending = Shutdowns()
+    yield pending
+    failed = pending.finish()
+    assert not failed, f"{len(failed)} provider shutdowns failed, the first: {failed[0]!r}"
+
+
 @pytest.fixture
-def providers() -> Iterator[list[FlagdProvider]]:
+def providers(shutdowns: Shutdowns) -> Iterator[list[FlagdProvider]]:
     """Every provider a scenario made; shut down after it."""
     made: list[FlagdProvider] = []
     yield made
     for provider in made:
-        provider.shutdown()
+        shutdowns.submit(provider)
 
 
 def _snake(name: str) -> str:
