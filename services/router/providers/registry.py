@@ -1,9 +1,11 @@
 """Which provider serves a deployment, and the one HTTP client they all share.
 
-One `httpx.AsyncClient` per process means one connection pool: keep-alive connections to each
-upstream are reused across calls and deployments, and `limits` bounds the sockets a router
-replica opens. The registry owns that client; the providers only borrow it. A `transport` can
-be injected (tests, or an instrumented transport); the mock gets its own `rng` and `sleep`.
+One `httpx.AsyncClient` per process: keep-alive connections to each upstream are reused across
+calls and deployments, and `limits` bounds the sockets a router replica opens. Behind it, the
+connections are split over a few pools used in turn (sharded_transport.py), which keeps the
+pool's own bookkeeping cheap under load. The registry owns that client; the providers only
+borrow it. A `transport` can be injected (tests, or an instrumented transport) and is used as
+given; the mock gets its own `rng` and `sleep`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from services.router.providers.anthropic import AnthropicProvider
 from services.router.providers.base import Provider
 from services.router.providers.mock import MockProvider
 from services.router.providers.openai_compat import OpenAICompatibleProvider
+from services.router.providers.sharded_transport import ShardedTransport
 
 KEEPALIVE_EXPIRY_SECONDS = 4.0
 """Idle connections are dropped before common servers drop them (uvicorn after 5 s, others
@@ -45,7 +48,10 @@ class ProviderRegistry:
         often requires; `clock` is the wall clock the HTTP providers read Retry-After dates by.
         Redirects are not followed: an API that redirects a POST is misconfigured."""
         self._client = httpx.AsyncClient(
-            transport=transport, limits=limits, trust_env=trust_env, follow_redirects=False
+            transport=transport or ShardedTransport(limits, trust_env=trust_env),
+            limits=limits,  # what a proxy's transport gets (HTTPS_PROXY with trust_env)
+            trust_env=trust_env,
+            follow_redirects=False,
         )
         self._providers: dict[ProviderKind, Provider] = {
             "openai": OpenAICompatibleProvider(self._client, clock),
