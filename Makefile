@@ -53,7 +53,7 @@ protos: $(INSTALLED)
 protos-check: $(INSTALLED)
 	rm -rf build/gen-check
 	$(PY) scripts/gen_protos.py --out build/gen-check
-	@diff -r gen/python build/gen-check \
+	@diff -r -x __pycache__ gen/python build/gen-check \
 	  || (echo "gen/python is stale or edited by hand: run 'make protos' and commit" && exit 1)
 
 $(BUF): package.json package-lock.json
