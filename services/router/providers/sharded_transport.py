@@ -1,20 +1,27 @@
-"""Several small connection pools behind one httpx client, used in turn.
+"""Several small connection pools behind one httpx client, filled in order.
 
 httpcore's pool re-examines every queued request against every connection each time a request
 arrives or a connection frees up, so its CPU cost per call grows with the calls in flight: at
-64 in flight it was most of the router's own time per call (py-spy, `make bench-router`). `k`
-pools of a `k`th of the calls each do about a `k`th of that work. Calls go to the pools in turn,
-so each pool keeps its share of warm keep-alive connections, and the pools together never hold
-more connections than the limits allow.
+64 in flight it was most of the router's own time per call (py-spy, `make bench-router`).
+
+A call goes to the first pool with fewer than `PER_POOL` calls in flight (the least busy one
+when all are full), so no pool's bookkeeping grows past that however many calls are in
+flight. At a light load every call goes to the first pool and reuses its warm keep-alive
+connections, as one pool would: spreading calls in turn instead would make each pool's
+connections idle out between calls and cost a new TLS handshake per call. A call counts as in
+flight until its response body is closed (streams included). The pools together never hold more
+connections than the limits allow.
 """
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 
 SHARDS = 8
+PER_POOL = 8
+"""Calls in flight a pool takes before the next pool is used."""
 
 
 def shard_limits(limits: httpx.Limits, shards: int) -> httpx.Limits:
@@ -29,21 +36,63 @@ def shard_limits(limits: httpx.Limits, shards: int) -> httpx.Limits:
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, limits: httpx.Limits, *, shards: int = SHARDS, trust_env: bool = True):
+    def __init__(
+        self, limits: httpx.Limits, *, shards: int = SHARDS, trust_env: bool = True
+    ) -> None:
         if limits.max_connections is not None:
             shards = max(1, min(shards, limits.max_connections))
         share = shard_limits(limits, shards)
         self.pools = [
             httpx.AsyncHTTPTransport(limits=share, trust_env=trust_env) for _ in range(shards)
         ]
-        self._turn = itertools.cycle(self.pools)
+        self.in_flight = [0] * shards
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await next(self._turn).handle_async_request(request)
+        index = self._pick()
+        self.in_flight[index] += 1
+        try:
+            response = await self.pools[index].handle_async_request(request)
+        except BaseException:
+            self.in_flight[index] -= 1
+            raise
+        response.stream = _Counted(response.stream, lambda: self._done(index))
+        return response
 
     async def aclose(self) -> None:
         for pool in self.pools:
             await pool.aclose()
 
+    def _pick(self) -> int:
+        for index, calls in enumerate(self.in_flight):
+            if calls < PER_POOL:
+                return index
+        return min(range(len(self.pools)), key=self.in_flight.__getitem__)
 
-__all__ = ["SHARDS", "ShardedTransport", "shard_limits"]
+    def _done(self, index: int) -> None:
+        self.in_flight[index] -= 1
+
+
+class _Counted(httpx.AsyncByteStream):
+    """A response body that reports, once, that it was closed."""
+
+    def __init__(
+        self, stream: httpx.AsyncByteStream | httpx.SyncByteStream, done: Callable[[], None]
+    ) -> None:
+        assert isinstance(stream, httpx.AsyncByteStream)
+        self._stream = stream
+        self._done: Callable[[], None] | None = done
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._stream:
+            yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._stream.aclose()
+        finally:
+            done, self._done = self._done, None
+            if done is not None:
+                done()
+
+
+__all__ = ["PER_POOL", "SHARDS", "ShardedTransport", "shard_limits"]
