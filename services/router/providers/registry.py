@@ -2,7 +2,7 @@
 
 One `httpx.AsyncClient` per process: keep-alive connections to each upstream are reused across
 calls and deployments, and `limits` bounds the sockets a router replica opens. Behind it, the
-connections are split over a few pools used in turn (sharded_transport.py), which keeps the
+connections are split over a few pools filled in order (sharded_transport.py), which keeps the
 pool's own bookkeeping cheap under load. The registry owns that client; the providers only
 borrow it. A `transport` can be injected (tests, or an instrumented transport) and is used as
 given; the mock gets its own `rng` and `sleep`.
