@@ -15,22 +15,17 @@ that time.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 
 import grpc
 
 ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 """The service config every channel to our services carries."""
 
-ChannelOptions = Sequence[tuple[str, str | int]]
 
-
-def service_channel(target: str, options: ChannelOptions = ()) -> grpc.aio.Channel:
+def service_channel(target: str) -> grpc.aio.Channel:
     """A plaintext grpc.aio channel to `target` that spreads calls over every address it
     resolves to."""
-    return grpc.aio.insecure_channel(
-        target, options=[("grpc.service_config", ROUND_ROBIN), *options]
-    )
+    return grpc.aio.insecure_channel(target, options=[("grpc.service_config", ROUND_ROBIN)])
 
 
 __all__ = ["ROUND_ROBIN", "service_channel"]

@@ -25,7 +25,9 @@ PER_POOL = 8
 
 
 def shard_limits(limits: httpx.Limits, shards: int) -> httpx.Limits:
-    """One pool's share of `limits` (at least one connection each; never more in total)."""
+    """One pool's share of `limits`: connections split so the pools never hold more in total
+    (at least one each: callers use no more pools than connections); at least one keep-alive
+    connection each."""
     per_pool = None if limits.max_connections is None else limits.max_connections // shards
     keepalive = limits.max_keepalive_connections
     return httpx.Limits(
