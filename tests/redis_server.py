@@ -21,13 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.backends import missing_backend
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
+from tests.ports import free_port
 
 KILL_TIMEOUT = 10.0
 """Seconds a SIGKILLed child gets to be reaped; only an unkillable process takes that long."""

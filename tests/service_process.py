@@ -23,7 +23,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.redis_server import Reaped, free_port, reap, track
+from tests.ports import free_port
+from tests.redis_server import Reaped, reap, track
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -90,7 +91,9 @@ class ServiceProcess:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
             return int(reply.status)
 
-    def wait_for_health(self, want: int, timeout: float = 20) -> None:
+    def wait_for_health(self, want: int, timeout: float = 60) -> None:
+        """Polls until health is `want`. The deadline is generous: a start-up under a parallel
+        test run (several processes importing at once on two cores) can take tens of seconds."""
         deadline = time.monotonic() + timeout
         last: object = None
         while time.monotonic() < deadline:

@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Sequence
 
-from tests.redis_server import free_port
+from tests.ports import free_port
 
 CHUNK = 64 * 1024
 STOP_TIMEOUT = 10.0

@@ -19,7 +19,7 @@ from gateway.settings import GatewaySettings
 from services.ratelimit.app import build as build_ratelimit
 from services.ratelimit.settings import load as load_ratelimit
 from svckit.testing import serving
-from tests.redis_server import free_port
+from tests.ports import free_port
 from tests.router.upstreams.serving import serve_upstream
 
 LIMIT = 2048

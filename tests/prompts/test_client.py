@@ -20,7 +20,7 @@ from services.prompts.rendering import Message
 from services.prompts.settings import PromptsSettings
 from svckit.errors import InvalidArgument, NotFound, Unavailable
 from svckit.server import create_server
-from tests.redis_server import free_port
+from tests.ports import free_port
 
 from .conftest import RunningPrompts, StartPrompts
 from .prompt_calls import chat_version, create, struct

@@ -20,7 +20,7 @@ from services.router.buffered_usage_sink import Backoff
 from services.router.cost_usage_sink import CostUsageSink
 from services.router.usage_events import UsageEvent, UsageMetrics
 from svckit.server import create_server
-from tests.redis_server import free_port
+from tests.ports import free_port
 
 NOW = datetime.now(UTC).timestamp()
 

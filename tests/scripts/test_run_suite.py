@@ -17,7 +17,8 @@ import openai
 import pytest
 
 from scripts.run_suite import dev_key
-from tests.redis_server import free_port, reap
+from tests.ports import free_port
+from tests.redis_server import reap
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from svckit.secrets import (
     secrets_from_environment,
 )
 from svckit.settings import SettingsError
-from tests.redis_server import free_port
+from tests.ports import free_port
 
 from .conftest import MOUNT, PATH, Vault
 

@@ -38,7 +38,7 @@ from services.flags.settings import FlagsSettings
 from services.flags.sources import SourceFile
 from services.flags.validation import parse_document
 from svckit.server import GrpcServer, create_server
-from tests.redis_server import free_port
+from tests.ports import free_port
 
 from .testbed import ALL_FLAGS, launchpad_settings
 

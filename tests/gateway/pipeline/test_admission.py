@@ -20,7 +20,7 @@ from gateway.pipeline.admission import Admission, Candidate
 from gateway.pipeline.catalogue import Catalogue, Served
 from gateway.pipeline.estimate import TokenEstimate
 from tests.gateway.pipeline.stack import FakeClock, Stack, running_stack
-from tests.redis_server import free_port
+from tests.ports import free_port
 
 TOKENS = TokenEstimate(input_tokens=10, max_output_tokens=100, output_tokens=100)
 MOCK = Served("mock", "mock-1")

@@ -30,7 +30,7 @@ from openfeature.flag_evaluation import FlagEvaluationDetails
 from openfeature.provider import ProviderStatus
 from pytest_bdd import given, parsers, then, when
 
-from tests.redis_server import free_port
+from tests.ports import free_port
 
 from ..launchpad import LocalLaunchpad
 
