@@ -18,7 +18,6 @@ import os
 import random
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 _LOWEST = 10_000
@@ -44,16 +43,6 @@ def _slice() -> range:
     return range(start, start + width)
 
 
-def _candidates() -> Iterator[int]:
-    ports = _slice()
-    first = random.randrange(len(ports))  # spreading, not secrecy
-    return itertools.cycle([*ports[first:], *ports[:first]])
-
-
-_lock = threading.Lock()
-_next: Iterator[int] | None = None
-
-
 def _is_free(port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -63,14 +52,31 @@ def _is_free(port: int) -> bool:
     return True
 
 
+class _Dealer:
+    """Deals this process's slice in turn from a random start; one pass finds any free port."""
+
+    def __init__(self) -> None:
+        ports = _slice()
+        first = random.randrange(len(ports))  # spreading, not secrecy
+        self._size = len(ports)
+        order: list[int] = [*ports[first:], *ports[:first]]
+        self._cycle = itertools.cycle(order)
+        self._lock = threading.Lock()
+
+    def deal(self) -> int:
+        with self._lock:
+            for port in itertools.islice(self._cycle, self._size):
+                if _is_free(port):
+                    return port
+        raise OSError("no free loopback port below the ephemeral range")
+
+
+_dealer: _Dealer | None = None
+
+
 def free_port() -> int:
     """A loopback TCP port that nothing listens on, outside the ephemeral range."""
-    global _next
-    with _lock:
-        if _next is None:
-            _next = _candidates()
-        for _ in range(_DEFAULT_EPHEMERAL_START):
-            port = next(_next)
-            if _is_free(port):
-                return port
-    raise OSError("no free loopback port below the ephemeral range")
+    global _dealer
+    if _dealer is None:
+        _dealer = _Dealer()
+    return _dealer.deal()
