@@ -60,7 +60,7 @@ CALL_TIMEOUT_S = 5.0
 
 @dataclass(frozen=True)
 class LoadSpec:
-    target: str  # e.g. "noop", "noop_redis", "check_quota" or "should_rate_limit"
+    target: str  # "noop", "noop_redis", "check_quota", "check_quota_memory", "should_rate_limit"
     address: str
     server_pid: int
     concurrency: int = 64
@@ -89,7 +89,7 @@ def _quota_outcome(raw: bytes) -> str:
 
 def _requests(target: str) -> tuple[str, list[bytes], Decode]:
     """The method path, the serialized requests and the response check for a target."""
-    if target in ("check_quota", "noop", "noop_redis"):
+    if target in ("check_quota", "check_quota_memory", "noop", "noop_redis"):
         requests = [
             pb.CheckQuotaRequest(
                 subjects=[pb.QuotaSubject(name=f"keys/bench-{i}", tier="bench")],

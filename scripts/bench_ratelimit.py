@@ -1,11 +1,14 @@
 """`make bench-ratelimit`: throughput and latency of the rate-limit service against a no-op.
 
-Four targets, one after the other (`--rounds N` repeats the sequence, see `bench_report`),
+Five targets, one after the other (`--rounds N` repeats the sequence, see `bench_report`),
 each loaded by its own load process (`bench_load`) while the servers run in theirs:
 
     noop               a bare grpc.aio server (`bench_noop`): no interceptors, no work
     noop_redis         the same, making one Redis round trip (PING) per call: the ceiling of
                        any design that asks Redis once per decision
+    CheckQuota, in memory
+                       the service on its embedded in-memory store (a second process): what
+                       the service itself costs, kit and limiter, with no Redis round trip
     CheckQuota         switchboard.ratelimit.v1, `python -m services.ratelimit` on real Redis
     ShouldRateLimit    Envoy's envoy.service.ratelimit.v3, the same server process
 
@@ -60,6 +63,7 @@ from scripts.bench_servers import (
 LABELS = {
     "noop": "no-op (grpc.aio)",
     "noop_redis": "no-op + one Redis PING",
+    "check_quota_memory": "CheckQuota, in memory",
     "check_quota": "CheckQuota",
     "should_rate_limit": "ShouldRateLimit",
 }
@@ -95,7 +99,7 @@ def bench(
     args: argparse.Namespace, workdir: Path, prefix: str, results: list[dict[str, Any]]
 ) -> None:
     """Runs every target `--rounds` times, interleaved, appending each result as it comes in.
-    Both servers run throughout (an idle one costs next to nothing)."""
+    Every server runs throughout (an idle one costs next to nothing)."""
 
     def load(target: str, server: Server, round_: int) -> None:
         spec = LoadSpec(
@@ -117,16 +121,19 @@ def bench(
 
     with contextlib.ExitStack() as stack:
         noop = stack.enter_context(running(noop_server(), args.ready_timeout))
-        service = noop
+        service = memory = noop
         ping = None
         if not args.against_noop:
             ping = stack.enter_context(running(noop_server(args.redis_url), args.ready_timeout))
+            rl = ratelimit_server(workdir, "", prefix, name="ratelimit-memory")
+            memory = stack.enter_context(running(rl, args.ready_timeout))
             rl = ratelimit_server(workdir, args.redis_url, prefix)
             service = stack.enter_context(running(rl, args.ready_timeout))
         for round_ in range(args.rounds):
             load("noop", noop, round_)
             if ping is not None:
                 load("noop_redis", ping, round_)
+            load("check_quota_memory", memory, round_)
             load("check_quota", service, round_)
             load("should_rate_limit", service, round_)
 

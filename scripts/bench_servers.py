@@ -186,7 +186,9 @@ def noop_server(redis_url: str | None = None) -> Server:
     return Server("noop+redis" if redis_url else "noop", argv, dict(os.environ), port)
 
 
-def ratelimit_server(workdir: Path, redis_url: str, prefix: str) -> Server:
+def ratelimit_server(workdir: Path, redis_url: str, prefix: str, name: str = "ratelimit") -> Server:
+    """The rate-limit service as its container runs it; an empty `redis_url` selects its
+    embedded in-memory store."""
     (workdir / "tiers.yaml").write_text(TIERS_YAML, encoding="utf-8")
     (workdir / "envoy").mkdir(exist_ok=True)
     (workdir / "envoy" / "bench.yaml").write_text(ENVOY_YAML, encoding="utf-8")
@@ -201,7 +203,7 @@ def ratelimit_server(workdir: Path, redis_url: str, prefix: str) -> Server:
         "RATELIMIT_TIERS_FILE": str(workdir / "tiers.yaml"),
         "RATELIMIT_ENVOY_CONFIG_DIR": str(workdir / "envoy"),
     }
-    return Server("ratelimit", [sys.executable, "-m", "services.ratelimit"], env, port)
+    return Server(name, [sys.executable, "-m", "services.ratelimit"], env, port)
 
 
 def upstream_server(latency_seconds: float) -> Server:
