@@ -131,7 +131,10 @@ async def test_the_feed_keeps_the_last_flags_while_the_database_is_away(
     feed = ChangeFeed(state, "sqlite+aiosqlite:///unused.db", 0.01)
     await feed._poll()
     await store.engine.dispose()
-    store.engine = create_engine("sqlite+aiosqlite:////nonexistent/dir/flags.db")
+    # Away as a server that refuses connections. (Not an SQLite path that cannot be opened:
+    # aiosqlite answers a failed connect by queueing its thread's stop with a future nobody
+    # awaits, which the thread may resolve after this test's event loop has closed.)
+    store.engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
 
     await feed._poll()
     await feed._poll()  # logged once, not on every poll
