@@ -17,6 +17,9 @@ from services.cost.ledger.rows import UnstorableUsage
 from services.cost.ledger.writer import LedgerMetrics, LedgerWriter, is_transient
 from services.cost.money import Money
 from services.cost.price import PriceRow, cost_of
+from services.cost.pricing.default_prices import load_default_prices
+from services.cost.pricing.price_book import PriceBook
+from services.cost.pricing.price_store import PriceStore
 from services.cost.tables import ledger, spend_daily
 from services.cost.usage import UsageRecord
 from tests.cost.ledger.conftest import CLAUDE, GPT, T0, DictPricer, RememberingHook, usage
@@ -257,6 +260,33 @@ async def test_events_on_both_sides_of_a_price_change_keep_their_own_price(
     expected = [cost_of(e, new if e.occurred_at >= change else GPT) for e in events]
     assert [o.cost for o in outcomes] == expected
     assert await ledger_total(engine) == sum(m.nanos for m in expected)
+
+
+async def test_a_long_context_call_batched_with_short_ones_pays_its_own_tier(
+    engine: AsyncEngine, registry: CollectorRegistry
+) -> None:
+    """The default table's prices depend on each call's input tokens (long-context tiers), so
+    one price per model and time range does not hold for it."""
+    book = PriceBook(PriceStore(engine), load_default_prices())
+    writer = LedgerWriter(engine, book, [], LedgerMetrics(registry), max_delay=0.002)
+    sizes = (1_000, 500_000, 1_000)
+    model = {"model": "gemini-2.5-pro", "provider": "google", "upstream_model": "gemini-2.5-pro"}
+    events = [
+        usage(f"tier-{i}", occurred_at=T0 + timedelta(seconds=i), input_tokens=n, **model)
+        for i, n in enumerate(sizes)
+    ]
+    try:
+        outcomes = await writer.record(events)
+    finally:
+        await writer.aclose()
+
+    short, long = await book.price_for(events[0]), await book.price_for(events[1])
+    assert short is not None
+    assert long is not None
+    assert long.input_per_million > short.input_per_million  # the long-context tier
+    assert [o.cost for o in outcomes] == [
+        cost_of(e, p) for e, p in zip(events, (short, long, short), strict=True)
+    ]
 
 
 async def test_many_concurrent_callers_with_duplicates_are_counted_exactly(
