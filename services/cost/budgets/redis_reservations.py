@@ -13,7 +13,10 @@ Keys, under a configurable prefix; a bucket is one budget's period (`bucket_key`
     {prefix}s|{bucket}          zset of settled request ids by seq
 
 Times come from the injected clock as arguments; Redis' own clock only drives EXPIRE, which is
-housekeeping (a key outlives what it holds by a minute). The scripts touch bucket keys named
+housekeeping (a key outlives what it holds by a minute). A script only ever lengthens a key's
+life (`extend`): a bucket holds other calls' live reservations, and a settlement or a short
+reservation that set its own, shorter TTL would let Redis drop them while their calls still
+run, and a hard budget would then admit past its limit. The scripts touch bucket keys named
 inside a reservation, so the layout suits one Redis (or a primary with replicas), not Redis
 Cluster. Lua compares numbers as doubles: amounts are exact up to 2^53 nanos (about 9 million
 units of a currency per budget period), far above any budget we expect.
@@ -43,6 +46,10 @@ PRUNE_BATCH = 100
 """Settlements pruned per bucket per call at most, so no script runs long."""
 
 _COMMON = """
+local function extend(key, ms)
+  if redis.call('PTTL', key) < tonumber(ms) then redis.call('PEXPIRE', key, ms) end
+end
+
 local function prune(b, l, s, now, horizon, floor_key)
   for _, rid in ipairs(redis.call('ZRANGEBYSCORE', l, '-inf', now)) do
     local amount = redis.call('HGET', b, 'l:' .. rid)
@@ -128,8 +135,8 @@ if amount > 0 and n > 0 then
     redis.call('ZADD', l, ARGV[4], rid)
     redis.call('HSET', b, 'l:' .. rid, amount)
     redis.call('HINCRBY', b, 'total', amount)
-    redis.call('PEXPIRE', b, ARGV[7])
-    redis.call('PEXPIRE', l, ARGV[7])
+    extend(b, ARGV[7])
+    extend(l, ARGV[7])
   end
   redis.call('HSET', KEYS[1], 'amount', amount, 'expires', ARGV[4], 'buckets', ARGV[9])
   redis.call('PEXPIRE', KEYS[1], ARGV[8])
@@ -154,8 +161,8 @@ for i = 1, n do
     local b, s = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
     redis.call('ZADD', s, seq, rid)
     redis.call('HSET', b, 's:' .. rid, nanos, 'w:' .. rid, ARGV[2])
-    redis.call('PEXPIRE', b, ARGV[4])
-    redis.call('PEXPIRE', s, ARGV[4])
+    extend(b, ARGV[4])
+    extend(s, ARGV[4])
   end
 end
 if expires and expires > now then return 1 end
