@@ -9,7 +9,10 @@ the experiments' variants (`experiments`));
 the router records the usage and charges the budget by that request id.
 The pipeline settles the rate-limit reservation with the real token count once the call is
 over, off the response's critical path (a background task; `drain` waits for them). A cache hit
-settles 0 tokens: tokens-per-minute limits pace upstream load, and a hit has none.
+settles 0 tokens: tokens-per-minute limits pace upstream load, and a hit has none. A stream the
+client leaves before its usage arrives settles an estimate of what the upstream did: the
+prompt's tokens and those of the output streamed so far (the router records the budget's side
+of such a call as interrupted); otherwise the whole worst case would stay counted.
 
 Headers: the `x-ratelimit-*` of the admission, `x-request-id`, and `x-switchboard-cache`
 (`hit`/`miss`) on a plain answer. A stream's headers leave before the router says who served it
@@ -36,7 +39,7 @@ from gateway.openai.responses import chat_completion, translate_stream
 from gateway.openai.sse import primed, sse_frames
 from gateway.pipeline.admission import Admission, Candidate, Ticket
 from gateway.pipeline.catalogue import Catalogue
-from gateway.pipeline.estimate import estimate_tokens
+from gateway.pipeline.estimate import estimate_tokens, message_chars, tokens_of
 from gateway.pipeline.experiments import Experiments
 from gateway.pipeline.prompts import PromptUse, StoredPrompts
 from gateway.pipeline.subjects import key_subject
@@ -114,7 +117,7 @@ class ChatPipeline:
         headers = {**ticket.headers, **_ids(caller)}
         try:
             if call.stream:
-                return await self._stream(call, caller, ticket, headers)
+                return await self._stream(call, caller, ticket, headers, tokens.input_tokens)
             return await self._complete(call, caller, ticket, headers)
         except OpenAIError as error:
             error.headers = {**headers, **error.headers}
@@ -141,39 +144,48 @@ class ChatPipeline:
         return Completed(chat_completion(response, self._clock), headers)
 
     async def _stream(
-        self, call: ChatCompletionCall, caller: Caller, ticket: Ticket, headers: dict[str, str]
+        self,
+        call: ChatCompletionCall,
+        caller: Caller,
+        ticket: Ticket,
+        headers: dict[str, str],
+        input_tokens: int,
     ) -> Streaming:
         rpc = self._router.StreamComplete(
             call.stream_request(), timeout=self._timeout, metadata=caller.metadata()
         )
         try:
-            chunks = await primed(self._reconciled(rpc, ticket))
+            chunks = await primed(self._reconciled(rpc, ticket, input_tokens))
         except grpc.aio.AioRpcError as error:
             raise from_rpc_error(error) from None
         frames = sse_frames(translate_stream(chunks, call.include_usage, self._clock))
         return Streaming(frames, headers)
 
     async def _reconciled(
-        self, rpc: Any, ticket: Ticket
+        self, rpc: Any, ticket: Ticket, input_tokens: int
     ) -> AsyncIterator[pb.StreamCompleteResponse]:
         """The router's chunks, settling the reservation by the last one's usage, or releasing
-        it when the router failed; a stream the client left is cancelled at the router."""
+        it when the router failed; a stream the client left is cancelled at the router and
+        settled by estimate (CancelledError or GeneratorExit: not an Exception)."""
         actual: int | None = None
+        streamed_chars = 0
         failed = False
         try:
             async for chunk in rpc:
                 if chunk.HasField("usage"):
                     actual = 0 if chunk.served.cache_hit else _total(chunk.usage)
+                streamed_chars += sum(message_chars(choice.delta) for choice in chunk.choices)
                 yield chunk
         except Exception:
             failed = True
             raise
         finally:
             rpc.cancel()
-            if actual is not None:
-                self._later(self._admission.settle(ticket, actual))
-            elif failed:
+            if failed and actual is None:
                 self._later(self._admission.abandon(ticket))
+            else:
+                estimate = input_tokens + tokens_of(streamed_chars)
+                self._later(self._admission.settle(ticket, estimate if actual is None else actual))
 
     def _later(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(_logged(work))

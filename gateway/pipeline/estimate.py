@@ -33,14 +33,19 @@ class TokenEstimate:
 
 
 def estimate_tokens(request: pb.CompleteRequest, default_output: int) -> TokenEstimate:
-    chars = sum(_message_chars(message) for message in request.messages)
+    chars = sum(message_chars(message) for message in request.messages)
     chars += sum(_tool_chars(tool) for tool in request.tools)
-    input_tokens = math.ceil(chars / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * len(request.messages)
+    input_tokens = tokens_of(chars) + TOKENS_PER_MESSAGE * len(request.messages)
     limit = request.max_tokens if request.HasField("max_tokens") else 0
     return TokenEstimate(input_tokens, limit, limit or default_output)
 
 
-def _message_chars(message: pb.ChatMessage) -> int:
+def tokens_of(chars: int) -> int:
+    return math.ceil(chars / CHARS_PER_TOKEN)
+
+
+def message_chars(message: pb.ChatMessage) -> int:
+    """The characters a model reads or writes in `message` (a whole message or a delta)."""
     calls = sum(len(c.function.name) + len(c.function.arguments) for c in message.tool_calls)
     return len(message.role) + len(message.content) + len(message.name) + calls
 
@@ -51,4 +56,4 @@ def _tool_chars(tool: pb.Tool) -> int:
     return len(function.name) + len(function.description) + len(parameters)
 
 
-__all__ = ["CHARS_PER_TOKEN", "TokenEstimate", "estimate_tokens"]
+__all__ = ["CHARS_PER_TOKEN", "TokenEstimate", "estimate_tokens", "message_chars", "tokens_of"]
