@@ -42,7 +42,7 @@ from gateway.openai.errors import (
 )
 from gateway.pipeline.catalogue import Served
 from gateway.pipeline.estimate import TokenEstimate
-from gateway.pipeline.rate_headers import TOKEN_KINDS, ratelimit_headers, seconds_until
+from gateway.pipeline.rate_headers import TOKEN_KINDS, ratelimit_headers
 from gateway.pipeline.subjects import quota_subjects
 
 CHECK_TIMEOUT_SECONDS = 5.0
@@ -95,7 +95,7 @@ class Admission:
         headers = ratelimit_headers(quota.limits, self._clock())
         if not quota.allowed:
             await self._release_budget(call.request_id, budget)
-            raise _with_headers(self._quota_refusal(quota), headers)
+            raise _with_headers(self._quota_refusal(quota, call.tokens.total), headers)
         if not budget.allowed:
             await self._release_quota(quota.reservation_id)
             raise _with_headers(_budget_refusal(budget, self._clock()), headers)
@@ -164,15 +164,18 @@ class Admission:
         with contextlib.suppress(grpc.aio.AioRpcError):  # unreleased, its TTL frees it
             await self._cost.ReleaseBudgetReservation(request, timeout=self._timeout)
 
-    def _quota_refusal(self, quota: rl_pb.CheckQuotaResponse) -> OpenAIError:
+    def _quota_refusal(self, quota: rl_pb.CheckQuotaResponse, requested: int) -> OpenAIError:
         exceeded = [limit for limit in quota.limits if limit.exceeded]
-        wait = quota.retry_after.ToNanoseconds() / 1e9 if quota.HasField("retry_after") else None
-        if wait is None and exceeded:
-            wait = max(seconds_until(limit, self._clock()) for limit in exceeded)
         tokens = bool(exceeded) and all(limit.kind in TOKEN_KINDS for limit in exceeded)
-        return rate_limit_exceeded(
-            _quota_message(exceeded), wait, limit_type="tokens" if tokens else "requests"
-        )
+        limit_type = "tokens" if tokens else "requests"
+        if exceeded and not quota.HasField("retry_after"):
+            # The rate limiter's word that no wait helps (a limit of 0, or an estimate above a
+            # tokens-per-minute limit): no Retry-After, and OpenAI's SDKs told not to retry.
+            error = rate_limit_exceeded(_never_message(exceeded, requested), limit_type=limit_type)
+            error.headers["x-should-retry"] = "false"
+            return error
+        wait = quota.retry_after.ToNanoseconds() / 1e9 if quota.HasField("retry_after") else None
+        return rate_limit_exceeded(_quota_message(exceeded), wait, limit_type=limit_type)
 
 
 def _quota_message(exceeded: Sequence[rl_pb.LimitStatus]) -> str:
@@ -185,6 +188,19 @@ def _quota_message(exceeded: Sequence[rl_pb.LimitStatus]) -> str:
         f"Rate limit reached for {first.subject}{model} on {kind}: limit {first.limit}. "
         "Retry after the time in Retry-After."
     )
+
+
+def _never_message(exceeded: Sequence[rl_pb.LimitStatus], requested: int) -> str:
+    too_small = [limit for limit in exceeded if limit.kind in TOKEN_KINDS and limit.limit > 0]
+    first = too_small[0] if too_small else exceeded[0]
+    kind = _KIND_NAMES.get(first.kind, "requests")
+    model = f" for model {first.model}" if first.model else ""
+    if too_small:
+        return (
+            f"Request too large for {first.subject}{model} on {kind}: limit {first.limit}, "
+            f"requested {requested}. Reduce the input or max_tokens; retrying will not help."
+        )
+    return f"{first.subject}{model} has a limit of 0 {kind}; retrying will not help."
 
 
 _KIND_NAMES = {

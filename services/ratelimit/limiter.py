@@ -15,7 +15,8 @@ admits it (a request costs 1, a token limit costs the estimate, and a window wit
 admits nothing); then every counter is counted at once, and when refused nothing is. Replicas
 sharing one Redis therefore never admit more than a limit. The answer reports every limit (limit,
 remaining, reset time, exceeded, overridden); when refused, `retry_after` is the time until every
-exceeded window has reset; when admitted, a reservation id (always, even for 0 tokens) and the
+exceeded window has reset, and absent when no wait can help (a limit of 0, or an estimate above
+a tokens-per-minute limit); when admitted, a reservation id (always, even for 0 tokens) and the
 time it expires.
 
 Reservations. A reservation remembers the counters it charged (each in its own window) and the
@@ -237,7 +238,7 @@ class Limiter:
             limit_statuses(limits, admission.counts, tokens, counted=admission.admitted, now=now)
         )
         if not admission.admitted:
-            return CheckResult(False, statuses, retry_after=retry_after(statuses, now))
+            return CheckResult(False, statuses, retry_after=retry_after(statuses, tokens, now))
         return CheckResult(
             True,
             statuses,

@@ -158,12 +158,16 @@ def window_start(now: float, kind: LimitKind) -> int:
     return second - second % kind.window_length
 
 
-def retry_after(statuses: Sequence[LimitStatus], now: float) -> int:
-    """Seconds until every exceeded limit's window has reset."""
-    return max(
-        (max(1, status.reset_time - int(now)) for status in statuses if status.exceeded),
-        default=0,
-    )
+def retry_after(statuses: Sequence[LimitStatus], tokens: int, now: float) -> int | None:
+    """Seconds until every exceeded limit's window has reset; None when no wait helps: an
+    exceeded limit would refuse the call even in an empty window (a limit of 0, or a token
+    estimate above a tokens-per-minute limit), so a caller told to retry would retry for ever."""
+    exceeded = [status for status in statuses if status.exceeded]
+    for status in exceeded:
+        cost = tokens if status.kind is LimitKind.TOKENS_PER_MINUTE else 1
+        if not admits(0, cost, status.limit):
+            return None
+    return max((max(1, status.reset_time - int(now)) for status in exceeded), default=0)
 
 
 def _value(limits: Limits, kind: LimitKind) -> int | None:

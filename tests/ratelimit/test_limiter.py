@@ -154,10 +154,25 @@ async def test_retry_after_waits_for_every_exceeded_window(
         assert (await limiter.check([KEY], "", 0)).allowed
     fake_clock.now = utc(2025, 1, 6, 23, 1, 0)
     for _ in range(2):
-        assert (await limiter.check([KEY], "", 0)).allowed
-    refused = await limiter.check([KEY], "", 2000)
+        assert (await limiter.check([KEY], "", 400)).allowed
+    refused = await limiter.check([KEY], "", 300)
     assert [s.kind for s in refused.limits if s.exceeded] == [RPD, TPM]
     assert refused.retry_after == 59 * 60
+
+
+async def test_a_call_no_window_could_admit_is_refused_without_a_retry_after(
+    limiter: Limiter,
+) -> None:
+    """Retrying cannot help: the caller must change the call (or its limits), not wait."""
+    too_large = await limiter.check([QuotaSubject("tenants/t1", "tokens")], "", 1001)
+    blocked = await limiter.check([QuotaSubject("tenants/t2", "blocked")], "", 0)
+    fits_later = await limiter.check([QuotaSubject("tenants/t1", "tokens")], "", 1000)
+
+    assert not too_large.allowed
+    assert too_large.retry_after is None
+    assert not blocked.allowed
+    assert blocked.retry_after is None
+    assert fits_later.allowed  # 1,000 of 1,000 fits an empty window
 
 
 async def test_tokens_must_fit_and_an_empty_window_admits_nothing(limiter: Limiter) -> None:

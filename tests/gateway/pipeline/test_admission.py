@@ -114,6 +114,27 @@ async def test_a_quota_refusal_gives_the_budget_reservation_back(
     assert await reserved(cost, budget_id) == two_calls
 
 
+async def test_a_call_larger_than_a_tokens_limit_is_told_not_to_retry(
+    stack: Stack, channels: tuple[grpc.aio.Channel, grpc.aio.Channel]
+) -> None:
+    ratelimit, cost = (
+        rl_grpc.RateLimitServiceStub(channels[0]),
+        cost_grpc.CostServiceStub(channels[1]),
+    )
+    key = await key_of(stack, "acme")  # the pro tier: 200,000 tokens a minute
+    admission = Admission(ratelimit, cost, clock=FakeClock())
+    huge = TokenEstimate(input_tokens=10, max_output_tokens=250_000, output_tokens=250_000)
+
+    with pytest.raises(OpenAIError) as refused:
+        await admission.admit(Candidate("req-1", key, "mock-gpt", huge, MOCK))
+
+    assert refused.value.code == "rate_limit_exceeded"
+    assert "requested 250010" in refused.value.message
+    assert "retry-after" not in refused.value.headers
+    assert refused.value.headers["x-should-retry"] == "false"
+    assert await requests_left(ratelimit, key) == 60
+
+
 async def test_a_check_that_fails_is_503_and_the_other_is_given_back(
     stack: Stack, channels: tuple[grpc.aio.Channel, grpc.aio.Channel]
 ) -> None:
