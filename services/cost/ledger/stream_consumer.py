@@ -15,8 +15,14 @@ Delivery is thus at least once, and the ledger's request-id key makes it exactly
 written but not acknowledged (a crash between commit and XACK) is recorded as a duplicate when
 it comes back. An entry that cannot be parsed, or that the ledger cannot hold, is logged,
 counted (`cost_stream_malformed_total`), copied to `{stream}:dead` with the reason, and
-acknowledged, so it never blocks the group. Use a Redis client whose socket timeout is longer
-than `block_ms`.
+acknowledged, so it never blocks the group. What the ledger cannot hold is refused before the
+write where it can be (`check_storable`, `check_ledger_range`); otherwise the write finds it: a
+batch refused because of its data (a value out of range) is halved, and halved again, until
+the entries refused on their own are known, and only those are dead-lettered (the others are
+written; any already written come back as duplicates). Any other failure, known to be
+transient or not (a database refusing connections, a missing table), leaves the batch
+pending: it is no entry's fault. Use a Redis client whose socket timeout is longer than
+`block_ms`.
 """
 
 from __future__ import annotations
@@ -30,21 +36,34 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import redis.asyncio as aioredis
 from prometheus_client import CollectorRegistry, Counter
 from redis.exceptions import ResponseError
+from sqlalchemy import exc as sa_exc
 
 from services.cost.ledger.rows import UnstorableUsage, check_storable
 from services.cost.ledger.stream_format import MalformedEntry, parse_entry
 from services.cost.ledger.writer import RecordOutcome
 from services.cost.usage import UsageRecord
+from services.cost.usage_validation import check_ledger_range
+from svckit.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 
 Entry = tuple[Any, Any]
 """(id, fields) as redis-py returns them."""
+DATA_SQLSTATE_CLASSES = frozenset({"22", "23"})
+"""Data exception (a sum out of range, say) and integrity constraint violation."""
+
+
+class _Read(NamedTuple):
+    """An entry read into an event; its fields are kept for the dead letter."""
+
+    entry_id: Any
+    fields: Any
+    record: UsageRecord
 
 
 def _default_consumer() -> str:
@@ -204,22 +223,45 @@ class UsageStreamConsumer:
                 await self._stopped.wait()
 
     async def _handle(self, entries: Sequence[Entry]) -> int:
-        ids: list[Any] = []
-        records: list[UsageRecord] = []
+        batch: list[_Read] = []
         for entry_id, fields in entries:
             try:
-                record = parse_entry(fields or {})
-                check_storable(record)
-            except (MalformedEntry, UnstorableUsage) as exc:
+                batch.append(_Read(entry_id, fields or {}, _usage(fields or {})))
+            except (MalformedEntry, UnstorableUsage, InvalidArgument) as exc:
                 await self._dead_letter(entry_id, fields or {}, str(exc))
-                continue
-            ids.append(entry_id)
-            records.append(record)
-        if records:
-            await self._recorder.record(records)
-            await self._redis.xack(self.settings.stream, self.settings.group, *ids)
-            self._metrics.entries.inc(len(ids))
+        if batch:
+            await self._write(batch)
         return len(entries)
+
+    async def _write(self, batch: Sequence[_Read]) -> None:
+        """Writes and acknowledges `batch`; a failure not of its data leaves it pending (raised)."""
+        try:
+            await self._recorder.record([read.record for read in batch])
+        except Exception as exc:
+            if not _data_at_fault(exc):
+                raise
+            await self._isolate(batch, exc)
+            return
+        await self._redis.xack(
+            self.settings.stream, self.settings.group, *(read.entry_id for read in batch)
+        )
+        self._metrics.entries.inc(len(batch))
+
+    async def _isolate(self, batch: Sequence[_Read], exc: Exception) -> None:
+        """Halves a refused batch until the entries refused alone are found: a few writes for
+        one bad entry among a thousand, rather than a thousand."""
+        if len(batch) == 1:
+            reason = f"the ledger refused it: {type(exc).__name__}: {exc}"
+            await self._dead_letter(batch[0].entry_id, batch[0].fields, reason)
+            return
+        log.warning(
+            "usage stream batch of %d refused (%s); isolating the entries at fault",
+            len(batch),
+            type(exc).__name__,
+        )
+        middle = len(batch) // 2
+        await self._write(batch[:middle])
+        await self._write(batch[middle:])
 
     async def _dead_letter(self, entry_id: Any, fields: Any, reason: str) -> None:
         """Keeps the entry in `{stream}:dead` with why, and acknowledges it, atomically."""
@@ -231,6 +273,34 @@ class UsageStreamConsumer:
             pipe.xadd(s.dead_letter_stream, dead, maxlen=s.dead_letter_maxlen, approximate=True)
             pipe.xack(s.stream, s.group, entry_id)
             await pipe.execute()
+
+
+def _usage(fields: Any) -> UsageRecord:
+    """The entry's event, if the ledger can hold it (else the error says why)."""
+    record = parse_entry(fields)
+    check_storable(record)
+    check_ledger_range(record)
+    return record
+
+
+def _data_at_fault(exc: Exception) -> bool:
+    """Whether a write failed on the values it was given, so that an entry refused alone
+    would be refused forever. Not a failure to reach or use the database: the writer's
+    `is_transient` does not know every such error (a database refusing connections), and
+    mistaking one for bad data would dead-letter every entry read meanwhile."""
+    if isinstance(exc, sa_exc.DataError | sa_exc.IntegrityError):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        return _sqlstate_class(exc.orig) in DATA_SQLSTATE_CLASSES
+    if _sqlstate_class(exc) in DATA_SQLSTATE_CLASSES:  # the driver's own (the COPY)
+        return True
+    # Raised in Python by pricing, budget periods or the driver's encoding of a value.
+    return isinstance(exc, ValueError | ArithmeticError)
+
+
+def _sqlstate_class(exc: object) -> str:
+    code = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    return str(code or "")[:2]
 
 
 def _entries(reply: Any) -> list[Entry]:

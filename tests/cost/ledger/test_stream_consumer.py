@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,13 +22,20 @@ from services.cost.database import create_engine, migrate
 from services.cost.ledger.stream_consumer import (
     ConsumerSettings,
     StreamMetrics,
+    UsageRecorder,
     UsageStreamConsumer,
 )
 from services.cost.ledger.writer import LedgerMetrics, LedgerWriter, RecordOutcome
+from services.cost.price import PriceRow
 from services.cost.tables import ledger
 from services.cost.usage import UsageRecord
 from tests.conftest import POSTGRES_ADMIN_URL
-from tests.cost.ledger.conftest import T0, DictPricer
+from tests.cost.ledger.conftest import GPT, T0, DictPricer
+
+DEAR = PriceRow("house", "dear", datetime(2026, 1, 1, tzinfo=UTC), "USD", 5 * 10**12, 5 * 10**12)
+"""Five million USD per million tokens: the most tokens an entry may carry (10**12 a field)
+cost more than the ledger's integers hold (10**19 nanos), and 10**12 input tokens alone cost
+5 * 10**18, so two such entries overflow their day's aggregate."""
 
 
 def entry(request_id: str, **fields: str) -> dict[str, str]:
@@ -94,10 +102,10 @@ async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def make_writer(engine: AsyncEngine) -> LedgerWriter:
+def make_writer(engine: AsyncEngine, pricer: DictPricer | None = None) -> LedgerWriter:
     return LedgerWriter(
         engine,
-        DictPricer(),
+        pricer or DictPricer(),
         [],
         LedgerMetrics(CollectorRegistry()),
         max_delay=0.001,
@@ -114,7 +122,7 @@ async def writer(sqlite_engine: AsyncEngine) -> AsyncIterator[LedgerWriter]:
 
 def consumer_of(
     redis: aioredis.Redis,
-    recorder: LedgerWriter | FlakyRecorder,
+    recorder: UsageRecorder,
     settings: ConsumerSettings,
     registry: CollectorRegistry | None = None,
 ) -> UsageStreamConsumer:
@@ -134,6 +142,42 @@ class FlakyRecorder:
             self.failures -= 1
             raise ConnectionRefusedError("database unavailable")
         return await self.writer.record(records)
+
+
+class ScriptedRecorder:
+    """The real writer, after failing with each of `errors` in turn."""
+
+    def __init__(self, writer: LedgerWriter, errors: Sequence[Exception]) -> None:
+        self.writer = writer
+        self.errors = list(errors)
+
+    async def record(self, records: Sequence[UsageRecord]) -> list[RecordOutcome]:
+        if self.errors:
+            raise self.errors.pop(0)
+        return await self.writer.record(records)
+
+
+async def dead_letters(redis: aioredis.Redis, settings: ConsumerSettings) -> dict[bytes, bytes]:
+    """request id -> reason of the dead-lettered entries."""
+    dead: list[tuple[bytes, dict[bytes, bytes]]] = await redis.xrange(settings.dead_letter_stream)  # type: ignore[assignment]
+    return {fields[b"request_id"]: fields[b"dead_reason"] for _id, fields in dead}
+
+
+async def ledger_ids(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        rows = await conn.scalars(select(ledger.c.request_id).order_by(ledger.c.request_id))
+        return list(rows)
+
+
+def dear(request_id: str, output_tokens: int) -> dict[str, str]:
+    return entry(
+        request_id,
+        provider="house",
+        model="dear",
+        upstream_model="dear",
+        input_tokens=str(10**12),
+        output_tokens=str(output_tokens),
+    )
 
 
 async def test_entries_are_written_then_acknowledged(
@@ -348,3 +392,96 @@ async def test_router_entries_are_read_field_for_field(
         '{"exp": "b"}',
     )
     assert row["deployment"] == "openai-gpt-4o"
+
+
+async def test_an_entry_the_ledger_refuses_is_dead_lettered_and_the_others_written(
+    redis_client: aioredis.Redis, settings: ConsumerSettings, engine: AsyncEngine
+) -> None:
+    writer = make_writer(engine, DictPricer([GPT, DEAR]))
+    registry = CollectorRegistry()
+    consumer = consumer_of(redis_client, writer, settings, registry)
+    poison = dear("poison", output_tokens=10**12)  # 10**19 nanos: not a BIGINT
+    await add(redis_client, settings.stream, [entry("good-1"), poison, entry("good-2")])
+
+    assert await consumer.poll() == 3
+    await add(redis_client, settings.stream, [entry("later")])
+    assert await consumer.poll() == 1  # the group moves on
+
+    assert await ledger_ids(engine) == ["good-1", "good-2", "later"]
+    assert await pending(redis_client, settings) == 0
+    dead = await dead_letters(redis_client, settings)
+    assert list(dead) == [b"poison"]
+    assert dead[b"poison"].startswith(b"the ledger refused it")
+    assert registry.get_sample_value("cost_stream_entries_total") == 3
+    assert registry.get_sample_value("cost_stream_malformed_total") == 1
+    await writer.aclose()
+
+
+async def test_an_entry_overflowing_its_days_total_is_dead_lettered(
+    redis_client: aioredis.Redis, settings: ConsumerSettings, postgres_url: str
+) -> None:
+    # PostgreSQL only: SQLite turns a sum beyond its integers into a float instead of failing.
+    await migrate(postgres_url)
+    engine = create_engine(postgres_url)
+    writer = make_writer(engine, DictPricer([GPT, DEAR]))
+    consumer = consumer_of(redis_client, writer, settings)
+    entries = [dear("day-1", 0), entry("good-1"), dear("day-2", 0), entry("good-2")]
+    await add(redis_client, settings.stream, entries)
+
+    assert await consumer.poll() == 4
+
+    assert await ledger_ids(engine) == ["day-1", "good-1", "good-2"]
+    assert await pending(redis_client, settings) == 0
+    assert list(await dead_letters(redis_client, settings)) == [b"day-2"]
+    await writer.aclose()
+    await engine.dispose()
+
+
+async def test_entries_outside_the_ledgers_range_are_dead_lettered_before_the_write(
+    redis_client: aioredis.Redis,
+    settings: ConsumerSettings,
+    writer: LedgerWriter,
+    sqlite_engine: AsyncEngine,
+) -> None:
+    late = datetime(9999, 12, 20, tzinfo=UTC).timestamp()  # its month ends in year 10000
+    early = datetime(1999, 12, 31, tzinfo=UTC).timestamp()
+    await add(
+        redis_client,
+        settings.stream,
+        [
+            entry("good-1"),
+            entry("late", occurred_at=str(late)),
+            entry("early", occurred_at=str(early)),
+            entry("many", input_tokens=str(10**15)),
+            entry("good-2"),
+        ],
+    )
+
+    assert await consumer_of(redis_client, writer, settings).poll() == 5
+
+    assert await ledger_ids(sqlite_engine) == ["good-1", "good-2"]
+    assert await pending(redis_client, settings) == 0
+    dead = await dead_letters(redis_client, settings)
+    assert list(dead) == [b"late", b"early", b"many"]
+    assert dead[b"late"].startswith(b"occurred_at: must be from 2000 until 9000")
+    assert dead[b"many"].startswith(b"input_tokens: must be between 0 and")
+
+
+async def test_a_transient_failure_while_isolating_leaves_the_rest_pending(
+    redis_client: aioredis.Redis,
+    settings: ConsumerSettings,
+    writer: LedgerWriter,
+    sqlite_engine: AsyncEngine,
+) -> None:
+    refused_then_down = [ValueError("out of range"), ConnectionRefusedError("database away")]
+    consumer = consumer_of(redis_client, ScriptedRecorder(writer, refused_then_down), settings)
+    await add(redis_client, settings.stream, [entry(f"r{i}") for i in range(4)])
+
+    with pytest.raises(ConnectionRefusedError):
+        await consumer.poll()
+    assert await pending(redis_client, settings) == 4
+    assert await dead_letters(redis_client, settings) == {}
+
+    assert await consumer.poll() == 4
+    assert await ledger_count(sqlite_engine) == 4
+    assert await pending(redis_client, settings) == 0
