@@ -15,7 +15,10 @@ price neither refuse nor reserve (usage in that currency does not count towards 
 
 Exactness: spend is read from the database for every check (never cached), after reading the
 reservation store's watermark, and the store decides atomically (see `reservations`): admitted
-calls' worst cases plus the spend never exceed a hard budget's limit. Budget definitions come
+calls' worst cases plus the spend never exceed a hard budget's limit. A call's usage is dated
+when the call ends, so a call checked within the reservation TTL of its period's end may be
+charged to the next period: it is checked against and reserved in both, and checks made once
+the next period has begun see it there. Budget definitions come
 from the store's cache (a budget created on another replica applies within its refresh time).
 """
 
@@ -139,7 +142,7 @@ class BudgetChecker:
         applicable = [budget for budget in found if budget.limit.currency == worst.currency]
         for _ in range(STALE_RETRIES):
             watermark = await self._reservations.watermark()
-            loads = await self._loads(applicable, at)
+            loads = await self._loads(applicable, at, ahead_seconds=self._ttl)
             request = ReservationRequest(call.request_id, loads, worst.nanos, self._ttl, watermark)
             outcome = await self._reservations.check_and_reserve(request)
             if outcome.verdict is not Verdict.STALE:
@@ -185,8 +188,17 @@ class BudgetChecker:
         self.unpriced_admissions += 1
         return BudgetDecision(True, Money.zero(), (), self._ttl)
 
-    async def _loads(self, budgets: Sequence[Budget], at: datetime) -> list[BudgetLoad]:
-        starts = [(budget, budget.bounds(at)[0]) for budget in budgets]
+    async def _loads(
+        self, budgets: Sequence[Budget], at: datetime, *, ahead_seconds: float = 0.0
+    ) -> list[BudgetLoad]:
+        """Each budget's period containing `at`, then the next one too when `at` is less than
+        `ahead_seconds` before the period's end."""
+        starts: list[tuple[Budget, datetime]] = []
+        for budget in budgets:
+            start, end = budget.bounds(at)
+            starts.append((budget, start))
+            if (end - at).total_seconds() < ahead_seconds:
+                starts.append((budget, end))
         async with self._engine.connect() as conn:
             spent = await read_spent(conn, [(budget.id, start) for budget, start in starts])
         return [BudgetLoad(budget, start, spent[(budget.id, start)]) for budget, start in starts]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -11,6 +12,7 @@ from services.cost.budgets.accounting import BudgetAccounting
 from services.cost.budgets.checker import BudgetCall, BudgetChecker
 from services.cost.budgets.memory_reservations import MemoryReservations
 from services.cost.budgets.metrics import BudgetMetrics
+from services.cost.budgets.periods import Period
 from services.cost.budgets.reservations import (
     ReservationOutcome,
     ReservationRequest,
@@ -112,6 +114,40 @@ async def test_a_call_that_would_overshoot_a_hard_budget_is_refused_with_its_sta
     assert decision.reserved == Money.zero("USD")
     [state] = decision.exceeded
     assert (state.budget.id, state.spent.nanos, state.reserved.nanos) == ("b1", ONE_CALL, ONE_CALL)
+
+
+async def test_a_call_checked_just_before_midnight_holds_room_in_the_next_day_too(
+    checker: BudgetChecker,
+    store: BudgetStore,
+    engine: AsyncEngine,
+    accounting: BudgetAccounting,
+    clock: FakeClock,
+) -> None:
+    """Usage is dated when the call ends: a call checked at 23:59:50 may be charged to the
+    next day, where a check at 00:00:05 must see it (the TTL here is 300 s)."""
+    await store.create(budget(limit=ONE_CALL + ONE_CALL // 2, period=Period.DAILY))
+    clock.now = datetime(2025, 3, 12, 23, 59, 50, tzinfo=UTC).timestamp()
+    assert (await checker.check(replace(CALL, request_id="before"))).allowed
+
+    clock.now = datetime(2025, 3, 13, 0, 0, 5, tzinfo=UTC).timestamp()
+    after = await checker.check(replace(CALL, request_id="after"))
+    ended = datetime(2025, 3, 13, 0, 0, 20, tzinfo=UTC)
+    await record(engine, accounting, [usage("before", ONE_CALL, at=ended)])
+
+    assert not after.allowed  # with both calls, the day would be spent 2 of 1.5 calls
+    [state] = after.exceeded
+    assert state.period_start == datetime(2025, 3, 13, tzinfo=UTC)
+
+
+async def test_a_call_checked_mid_period_reserves_in_that_period_only(
+    checker: BudgetChecker, store: BudgetStore, clock: FakeClock
+) -> None:
+    b = await store.create(budget(limit=ONE_CALL, period=Period.DAILY))
+    assert (await checker.check(CALL)).allowed
+
+    clock.now = datetime(2025, 3, 13, 0, 0, 5, tzinfo=UTC).timestamp()
+    assert (await checker.states([b]))[0].reserved.nanos == 0
+    assert (await checker.check(replace(CALL, request_id="tomorrow"))).allowed
 
 
 async def test_a_budget_of_another_model_or_currency_neither_refuses_nor_reserves(
