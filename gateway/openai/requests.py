@@ -31,14 +31,15 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import struct_pb2
 from switchboard.router.v1 import router_service_pb2 as pb
 
 from gateway.openai.errors import OpenAIError, invalid_request
+from gateway.openai.structs import struct_param
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 TOOL_CHOICE_MODES = frozenset({"none", "auto", "required"})
@@ -46,6 +47,7 @@ MAX_STOP = 4
 INT32_MAX = 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 ENDPOINT = "/v1/chat/completions"
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,45 @@ class ChatCompletionCall:
 
 
 def decode_body(raw: bytes) -> object:
-    """The JSON value of a request body; a body that is not JSON is a 400, as at OpenAI."""
+    """The JSON value of a request body; a body that is not JSON is a 400, as at OpenAI. So is
+    a lone surrogate (`"\\ud800"`): valid JSON, but not UTF-8, so no protobuf string takes it;
+    it is refused here, before experiments, prompts or the router see the body."""
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # ValueError also: an integer of over 4300 digits
         raise invalid_request(
             "We could not parse the JSON body of your request.", None, "invalid_json"
         ) from None
+    where = _lone_surrogate(body)
+    if where is not None:
+        place = f"'{where}'" if where else "The request body"
+        raise invalid_request(
+            f"{place} holds text that is not valid Unicode (a lone surrogate).", where or None
+        )
+    return body
+
+
+def _lone_surrogate(body: object) -> str | None:
+    """The path of the first string holding a lone surrogate ("" for the body), or None."""
+    # A loop, not recursion: the JSON decoder allows nesting deeper than Python's stack.
+    pending: list[tuple[object, str]] = [(body, "")]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, str) and _has_surrogate(value):
+            return path
+        if isinstance(value, dict):
+            if any(_has_surrogate(key) for key in value):
+                return path  # the key itself cannot be named: it is not text
+            items = [(child, f"{path}.{key}" if path else key) for key, child in value.items()]
+            pending.extend(reversed(items))
+        elif isinstance(value, list):
+            pending.extend(reversed([(child, f"{path}[{i}]") for i, child in enumerate(value)]))
+    return None
+
+
+def _has_surrogate(text: str) -> bool:
+    # json.loads joins valid pairs into one code point, so any surrogate left is a lone one.
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def parse_chat_completion(
@@ -135,8 +169,9 @@ class _Fields:
         value = self.get(name)
         if value is None:
             return None
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        _expect(ok and math.isfinite(value), self.path(name), "a number")
+        # Every int is finite, and math.isfinite overflows on one beyond a double's range.
+        finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+        _expect(finite and not isinstance(value, bool), self.path(name), "a number")
         if not low <= value <= high:
             raise invalid_request(
                 f"'{self.path(name)}' must be between {low:g} and {high:g}.", self.path(name)
@@ -296,9 +331,7 @@ def _function_definition(fields: _Fields) -> pb.FunctionDefinition:
     )
     parameters = fields.optional_object("parameters")
     if parameters is not None:
-        schema = struct_pb2.Struct()
-        schema.update(parameters.data)
-        definition.parameters.CopyFrom(schema)
+        definition.parameters.CopyFrom(struct_param(parameters.data, fields.path("parameters")))
     return definition
 
 

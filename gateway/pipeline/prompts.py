@@ -43,6 +43,7 @@ from switchboard.prompts.v1 import prompts_service_pb2 as pb
 from switchboard.prompts.v1 import prompts_service_pb2_grpc as pb_grpc
 
 from gateway.openai.errors import OpenAIError, from_rpc_error, invalid_request
+from gateway.openai.structs import struct_param
 
 CONFIG_PARAMETERS = (
     "model",
@@ -106,7 +107,7 @@ def render_request(value: object) -> pb.RenderPromptRequest:
     variables = value.get("variables")
     if variables is not None:
         _expect(isinstance(variables, Mapping), "prompt.variables", "an object")
-        request.variables.update(dict(variables))
+        request.variables.CopyFrom(struct_param(variables, "prompt.variables"))
     for placeholder, messages in _placeholders(value.get("placeholders")).items():
         request.placeholders[placeholder].CopyFrom(messages)
     return request

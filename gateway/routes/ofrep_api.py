@@ -40,6 +40,7 @@ from starlette.routing import Route
 from gateway.keys.model import ApiKey
 from gateway.keys.scoping import INFERENCE
 from gateway.openai.errors import OpenAIError
+from gateway.openai.structs import UnfitForStruct, to_struct
 from gateway.pipeline.auth import Authenticator
 from gateway.pipeline.experiments import SELECTOR_HEADER
 
@@ -128,7 +129,7 @@ def evaluation_context(raw: bytes, key: ApiKey, flag_key: str | None) -> struct_
     """The request's `context`, with the caller's tenant; PARSE_ERROR or INVALID_CONTEXT."""
     try:
         body = json.loads(raw) if raw.strip() else {}
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError also: an integer of over 4300 digits
         raise OfrepError(400, "PARSE_ERROR", "the body is not JSON", flag_key) from None
     if not isinstance(body, dict):
         raise OfrepError(400, "PARSE_ERROR", "the body must be a JSON object", flag_key)
@@ -138,12 +139,10 @@ def evaluation_context(raw: bytes, key: ApiKey, flag_key: str | None) -> struct_
     targeting = given.get("targetingKey")
     if targeting is not None and not isinstance(targeting, str):
         raise OfrepError(400, "INVALID_CONTEXT", "'targetingKey' must be a string", flag_key)
-    context = struct_pb2.Struct()
     try:
-        context.update({**given, "tenant": key.tenant})
-    except (ValueError, TypeError) as exc:
-        raise OfrepError(400, "INVALID_CONTEXT", f"unusable context: {exc}", flag_key) from None
-    return context
+        return to_struct({**given, "tenant": key.tenant})
+    except UnfitForStruct as unfit:  # a huge number, a lone surrogate, deep nesting
+        raise OfrepError(400, "INVALID_CONTEXT", f"'context' {unfit}", flag_key) from None
 
 
 def success(key: str, flag: flagd.AnyFlag) -> dict[str, Any]:

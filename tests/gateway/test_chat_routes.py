@@ -229,3 +229,57 @@ async def test_a_client_request_id_travels_alongside_the_gateways(stack: Stack) 
 
     assert answer.headers["x-client-request-id"] == "client-42"
     assert answer.headers["x-request-id"] != "client-42"
+
+
+def _tool_with(parameters: bytes) -> bytes:
+    return b'[{"type": "function", "function": {"name": "f", "parameters": ' + parameters + b"}}]"
+
+
+def _odd_body(field: bytes, value: bytes) -> bytes:
+    return b'{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "%s": %s}' % (
+        MODEL.encode(),
+        field,
+        value,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "param", "code"),
+    [
+        pytest.param(
+            b'{"model": "%s", "messages": [{"role": "user", "content": "\\ud800"}]}'
+            % MODEL.encode(),
+            "messages[0].content", "invalid_value", id="lone-surrogate-in-content",
+        ),
+        pytest.param(
+            _odd_body(b"tools", _tool_with(b'{"maxLength": ' + b"9" * 400 + b"}")),
+            "tools[0].function.parameters", "invalid_value", id="tool-parameter-beyond-a-double",
+        ),
+        pytest.param(
+            _odd_body(b"tools", _tool_with(b'{"a": ' * 40 + b"{}" + b"}" * 40)),
+            "tools[0].function.parameters", "invalid_value", id="tool-parameters-40-deep",
+        ),
+        pytest.param(
+            _odd_body(b"temperature", b"9" * 400), "temperature", "invalid_value",
+            id="temperature-beyond-a-double",
+        ),
+        pytest.param(
+            _odd_body(b"seed", b"9" * 5000), None, "invalid_json",
+            id="integer-over-4300-digits",
+        ),
+    ],
+)  # fmt: skip
+async def test_valid_json_with_odd_values_is_a_400_and_reserves_nothing(
+    stack: Stack, raw: bytes, param: str | None, code: str
+) -> None:
+    headers = {**stack.auth("acme"), "content-type": "application/json"}
+    async with httpx.AsyncClient(headers=headers) as http:
+        url = f"{stack.base_url}/chat/completions"
+        odd = await http.post(url, content=raw)
+        after = await http.post(url, json={"model": MODEL, "messages": ask("fine")})
+
+    assert odd.status_code == 400, odd.text
+    error = odd.json()["error"]
+    assert (error["type"], error["param"], error["code"]) == ("invalid_request_error", param, code)
+    assert after.status_code == 200, after.text
+    assert after.headers["x-ratelimit-remaining-requests"] == "59"  # the odd one reserved nothing

@@ -233,3 +233,44 @@ async def test_ofrep_bad_requests(
     assert answer.status_code == status, answer.text
     assert answer.json()["errorCode"] == code
     assert anonymous.status_code == 401
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "details"),
+    [
+        pytest.param(
+            json.dumps({"context": {"n": 10**400}}), "INVALID_CONTEXT",
+            "'context' holds a number too large for a double", id="number-beyond-a-double",
+        ),
+        pytest.param(
+            json.dumps({"context": _nested(40)}), "INVALID_CONTEXT",
+            "'context' is nested more than 32 levels deep", id="nested-40-deep",
+        ),
+        pytest.param(
+            '{"context": {"n": ' + "9" * 5000 + "}}", "PARSE_ERROR", "the body is not JSON",
+            id="integer-over-4300-digits",
+        ),
+    ],
+)  # fmt: skip
+async def test_ofrep_odd_json_values_are_a_400_in_ofreps_shape(
+    stack: Stack, raw: str, code: str, details: str
+) -> None:
+    async with httpx.AsyncClient(base_url=stack.origin, timeout=10) as http:
+        one = await http.post(
+            "/ofrep/v1/evaluate/flags/new-ui", content=raw.encode(), headers=stack.auth("acme")
+        )
+        bulk = await http.post(
+            "/ofrep/v1/evaluate/flags", content=raw.encode(), headers=stack.auth("acme")
+        )
+
+    assert one.status_code == 400, one.text
+    assert one.json() == {"key": "new-ui", "errorCode": code, "errorDetails": details}
+    assert bulk.status_code == 400, bulk.text
+    assert bulk.json() == {"errorCode": code, "errorDetails": details}

@@ -6,6 +6,7 @@ spend appears per prompt version in the cost service's report."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,39 @@ async def test_bad_prompt_references_are_refused(
     if param is not None:
         assert error["param"] == param, error
     assert stack.upstream.requests == []  # nothing reached the provider
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("variables", "param"),
+    [
+        pytest.param({"customer": 10**400}, "prompt.variables", id="number-beyond-a-double"),
+        pytest.param({"customer": "\ud800"}, "prompt.variables.customer", id="lone-surrogate"),
+        pytest.param({"customer": _nested(40)}, "prompt.variables", id="nested-40-deep"),
+    ],
+)
+async def test_odd_prompt_variables_are_a_400_and_reserve_nothing(
+    stack: Stack, variables: dict[str, Any], param: str
+) -> None:
+    await create(stack, V1)
+    prompt = {"name": NAME, "variables": variables}
+    body = {"model": "fake-gpt", "messages": [{"role": "user", "content": "Hi"}], "prompt": prompt}
+    headers = {**stack.auth("acme"), "content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=stack.base_url, headers=headers, timeout=10) as http:
+        # json.dumps sends the lone surrogate escaped, as `\ud800`: valid JSON, odd text.
+        odd = await http.post("/chat/completions", content=json.dumps(body).encode())
+        assert stack.upstream.requests == []
+        fine = {"name": NAME, "variables": {"customer": "Ada"}, "placeholders": {"history": []}}
+        after = await http.post("/chat/completions", json=body | {"prompt": fine})
+
+    assert odd.status_code == 400, odd.text
+    error = odd.json()["error"]
+    assert (error["type"], error["param"]) == ("invalid_request_error", param), error
+    assert after.status_code == 200, after.text
+    assert after.headers["x-ratelimit-remaining-requests"] == "59"  # the odd one reserved nothing

@@ -277,3 +277,18 @@ def test_body_that_is_not_json_is_a_bad_request(raw: bytes) -> None:
         decode_body(raw)
 
     assert (caught.value.status, caught.value.code) == (400, "invalid_json")
+
+
+@pytest.mark.parametrize(
+    ("raw", "param"),
+    [
+        (b'"\\ud800"', None),
+        (b'{"messages": [{"content": "ok"}, {"content": "a\\udc00"}]}', "messages[1].content"),
+        (b'{"metadata": {"\\ud800": 1}}', "metadata"),
+    ],
+)
+def test_a_lone_surrogate_is_refused_naming_where_it_is(raw: bytes, param: str | None) -> None:
+    with pytest.raises(OpenAIError) as caught:
+        decode_body(raw)
+
+    assert (caught.value.status, caught.value.param) == (400, param)
