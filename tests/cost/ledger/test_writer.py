@@ -11,8 +11,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.cost.database import create_engine
 from services.cost.ledger.rows import UnstorableUsage
 from services.cost.ledger.writer import LedgerMetrics, LedgerWriter, is_transient
 from services.cost.money import Money
@@ -23,6 +25,7 @@ from services.cost.pricing.price_store import PriceStore
 from services.cost.tables import ledger, spend_daily
 from services.cost.usage import UsageRecord
 from tests.cost.ledger.conftest import CLAUDE, GPT, T0, DictPricer, RememberingHook, usage
+from tests.cost.ledger.lost_answer_proxy import LostAnswerProxy
 
 
 async def ledger_count(engine: AsyncEngine) -> int:
@@ -355,6 +358,35 @@ async def test_a_lost_connection_is_retried_and_the_batch_written_once(
     assert await ledger_count(engine) == 2
     assert sample(registry, "cost_ledger_retries_total") == 2
     await writer.aclose()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_commit_whose_answer_is_lost_counts_its_events_and_runs_after_commit(
+    engine: AsyncEngine, database_url: str, pricer: DictPricer, registry: CollectorRegistry
+) -> None:
+    """The database commits, then the connection drops before the answer arrives: the retry
+    finds the events there, stamped by the first attempt, and the budgets' after-commit work
+    (settling reservations, delivering alerts) still runs for them."""
+    url = make_url(database_url)
+    proxy = LostAnswerProxy(url.port or 5432)
+    await proxy.start()
+    through_proxy = url.set(port=proxy.port, query={"ssl": "disable"})
+    proxied = create_engine(through_proxy.render_as_string(hide_password=False))
+    hook = RememberingHook()
+    writer = LedgerWriter(proxied, pricer, [hook], LedgerMetrics(registry), retry_delays=(0, 0))
+    proxy.lose_next_commit_answer()
+    try:
+        outcomes = await writer.record([usage("a"), usage("b")])
+    finally:
+        await writer.aclose()
+        await proxied.dispose()
+        await proxy.stop()
+
+    assert proxy.lost_answers == 1
+    assert sample(registry, "cost_ledger_retries_total") == 1
+    assert [o.recorded for o in outcomes] == [True, True]
+    assert [[p.record.request_id for p in call] for call in hook.committed] == [["a", "b"]]
+    assert await ledger_count(engine) == 2
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
