@@ -27,11 +27,12 @@ from gateway.transcoding.http_rules import Matched, resolve_field_path
 from gateway.transcoding.proxy import TranscodingRouter
 from gateway.transcoding.request_mapping import RequestMappingError, build_request
 from gateway.transcoding.status_map import error_body, rpc_error_body
+from svckit.caller import CALLER_KEY_METADATA, CALLER_TENANT_METADATA
 from svckit.errors import ServiceError
 
 PREFIX = "/admin"
-TENANT_METADATA = "x-switchboard-tenant"
-KEY_METADATA = "x-switchboard-key-id"
+TENANT_METADATA = CALLER_TENANT_METADATA
+KEY_METADATA = CALLER_KEY_METADATA
 
 
 def admin_error(error: ServiceError) -> JSONResponse:

@@ -13,6 +13,9 @@ request message the gateway is about to send (after path, query and body are map
   else it is refused.
 - `BudgetField(path)`: the field names a budget by id; the budget's scope must be the caller's
   (as `SubjectField`). A budget of another tenant is NOT_FOUND, like one that does not exist.
+  With `owned`, the caller's tenant must also own it (have created it, `Budget.owner`): a cap
+  the platform set on a tenant, its users or its keys is read by the tenant but deleted only
+  by the platform (PERMISSION_DENIED, reason SET_BY_PLATFORM).
 - `PLATFORM_ONLY`: everything else, and every RPC not in the table (a new RPC is closed to
   tenants until someone decides otherwise). Platform-only by decision:
   ratelimit CheckQuota, CommitReservation, ReleaseReservation (the pipeline's own calls; a
@@ -62,7 +65,14 @@ class TenantData(Protocol):
 
     async def owns_key(self, tenant: str, key_id: str) -> bool: ...
 
-    async def budget_scope(self, budget_id: str) -> str | None: ...
+    async def budget(self, budget_id: str) -> BudgetRef | None: ...
+
+
+@dataclass(frozen=True)
+class BudgetRef:
+    scope: str
+    owner: str
+    """The tenant that created it through the gateway; "platform" or "" for the platform."""
 
 
 class Rule(Protocol):
@@ -113,14 +123,20 @@ class SubjectField:
 @dataclass(frozen=True)
 class BudgetField:
     path: str
+    owned: bool = False
 
     async def check(self, message: Message, key: ApiKey, data: TenantData) -> Forced:
         budget_id = read_field(message, self.path)
         if not budget_id:
             return await PLATFORM_ONLY.check(message, key, data)
-        scope = await data.budget_scope(budget_id)
-        if scope is None or not await subject_is_own(scope, key.tenant, data):
+        found = await data.budget(budget_id)
+        if found is None or not await subject_is_own(found.scope, key.tenant, data):
             raise NotFound(f"budget {budget_id!r} not found", reason="BUDGET_NOT_FOUND")
+        if self.owned and found.owner != key.tenant:
+            raise PermissionDenied(
+                "the platform team set this budget; only they may change it",
+                reason="SET_BY_PLATFORM",
+            )
         return {}
 
 
@@ -171,7 +187,7 @@ RULES: Mapping[str, Rule] = {
     _COST + "CreateBudget": SubjectField("budget.scope"),
     _COST + "GetBudget": BudgetField("budget_id"),
     _COST + "ListBudgets": SubjectField("scope", default_own=True),
-    _COST + "DeleteBudget": BudgetField("budget_id"),
+    _COST + "DeleteBudget": BudgetField("budget_id", owned=True),
     _COST + "ListAlerts": BudgetField("budget_id"),
     _COST + "GetSpend": TenantField("tenant"),
     _COST + "ExportSpend": TenantField("query.tenant"),
@@ -190,6 +206,7 @@ __all__ = [
     "RULES",
     "SHARED",
     "BudgetField",
+    "BudgetRef",
     "Forced",
     "PlatformOnly",
     "Rule",

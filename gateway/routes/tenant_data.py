@@ -1,7 +1,7 @@
 """What the confinement rules ask, answered from the gateway's key store and the cost service.
 
-Whether a key is the tenant's comes from the key store; a budget's scope is read from the cost
-service as the platform would. Users need no lookup: a user is named with its tenant
+Whether a key is the tenant's comes from the key store; a budget's scope and owner are read from
+the cost service as the platform would. Users need no lookup: a user is named with its tenant
 (`users/<tenant>:<user>`), so the name itself says whose it is (see `confinement`).
 """
 
@@ -12,6 +12,7 @@ from switchboard.cost.v1 import cost_service_pb2 as cost_pb
 from switchboard.cost.v1 import cost_service_pb2_grpc as cost_grpc
 
 from gateway.keys.store import KeyStore
+from gateway.routes.confinement import BudgetRef
 from svckit.errors import NotFound
 
 
@@ -30,7 +31,7 @@ class StoredTenantData:
             return False
         return True
 
-    async def budget_scope(self, budget_id: str) -> str | None:
+    async def budget(self, budget_id: str) -> BudgetRef | None:
         request = cost_pb.GetBudgetRequest(budget_id=budget_id)
         try:
             answer = await self._cost.GetBudget(request, timeout=self._timeout)
@@ -38,7 +39,8 @@ class StoredTenantData:
             if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
                 return None
             raise
-        return str(answer.status.budget.scope)
+        found = answer.status.budget
+        return BudgetRef(scope=found.scope, owner=found.owner)
 
 
 __all__ = ["StoredTenantData"]

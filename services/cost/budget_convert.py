@@ -16,10 +16,12 @@ _PERIODS = {
 }
 
 
-def budget_from(message: pb.Budget) -> Budget:
-    """A new budget (fresh id) from a request; InvalidArgument names every bad field."""
+def budget_from(message: pb.Budget, owner: str = "") -> Budget:
+    """A new budget (fresh id) from a request; InvalidArgument names every bad field. The
+    message's own `owner` is ignored (output only): the caller's identity decides it."""
     period = pb.BudgetPeriod.Name(message.period).removeprefix("BUDGET_PERIOD_").lower()
     return new_budget(
+        owner=owner,
         scope=message.scope,
         limit=money_from(message.limit),
         period=period,
@@ -41,6 +43,7 @@ def budget_message(budget: Budget) -> pb.Budget:
         hard=budget.hard,
         thresholds=list(budget.thresholds),
         created=timestamp(budget.created_at),
+        owner=budget.owner,
     )
 
 

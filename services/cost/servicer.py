@@ -24,6 +24,7 @@ from services.cost.pricing.price_book import PriceBook
 from services.cost.reports.export import export_spend
 from services.cost.reports.spend import SpendReport
 from services.cost.usage_validation import REQUEST_ID, validate_records
+from svckit.caller import caller_tenant
 from svckit.errors import InvalidArgument, Violations
 
 SERVICE_NAME = "switchboard.cost.v1.CostService"
@@ -91,7 +92,10 @@ class CostServicer(pb_grpc.CostServiceServicer):
     async def CreateBudget(
         self, request: pb.CreateBudgetRequest, context: grpc.aio.ServicerContext
     ) -> pb.CreateBudgetResponse:
-        budget = await self._parts.budgets.create(budget_convert.budget_from(request.budget))
+        owner = caller_tenant(context)
+        budget = await self._parts.budgets.create(
+            budget_convert.budget_from(request.budget, owner=owner)
+        )
         return pb.CreateBudgetResponse(budget=budget_convert.budget_message(budget))
 
     async def GetBudget(

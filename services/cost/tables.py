@@ -153,6 +153,7 @@ budgets = Table(
     Column("hard", Boolean, nullable=False),
     Column("thresholds", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("owner", String(NAME), nullable=False, server_default=""),
 )
 
 budget_spend = Table(

@@ -277,3 +277,30 @@ async def test_a_tenant_admin_gets_the_proxys_own_404_and_400(
     assert bad_query.status_code == 400
     assert bad_query.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert no_budget_id.status_code == 403
+
+
+async def test_a_tenant_deletes_its_own_budgets_but_not_one_the_platform_set(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    def budget(scope: str) -> dict[str, Any]:
+        limit = {"currencyCode": "USD", "nanos": "1000000"}
+        return {"scope": scope, "period": "BUDGET_PERIOD_DAILY", "limit": limit, "hard": True}
+
+    acme = stack.auth("acme-admin")
+    capped = await http.post(
+        "/v1/cost/budgets", json=budget("tenants/acme"), headers=stack.auth("platform")
+    )
+    own = await http.post("/v1/cost/budgets", json=budget("users/acme:bob"), headers=acme)
+    cap_id, own_id = capped.json()["budget"]["budgetId"], own.json()["budget"]["budgetId"]
+
+    read = await http.get(f"/v1/cost/budgets/{cap_id}", headers=acme)
+    refused = await http.delete(f"/v1/cost/budgets/{cap_id}", headers=acme)
+    deleted = await http.delete(f"/v1/cost/budgets/{own_id}", headers=acme)
+    still = await http.get(f"/v1/cost/budgets/{cap_id}", headers=stack.auth("platform"))
+
+    assert (capped.json()["budget"]["owner"], own.json()["budget"]["owner"]) == ("platform", "acme")
+    assert read.status_code == 200
+    assert refused.status_code == 403, refused.text
+    assert "platform" in refused.json()["error"]["message"]
+    assert deleted.status_code == 200, deleted.text
+    assert still.status_code == 200

@@ -47,6 +47,8 @@ class Budget:
     thresholds: tuple[int, ...] = ()
     """Percentages of the limit that raise an alert, ascending."""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    owner: str = ""
+    """The tenant that created it through the gateway (and may delete it); "" for the platform."""
 
     def applies_to(self, scopes: Iterable[str], model: str) -> bool:
         return self.scope in scopes and (not self.model or self.model == model)
@@ -89,6 +91,7 @@ def new_budget(
     time_zone: str = "",
     thresholds: Iterable[int] = (),
     created_at: datetime | None = None,
+    owner: str = "",
 ) -> Budget:
     """A new budget with a fresh id, or InvalidArgument naming every bad field. `period` is the
     name of a `Period` ("daily", "weekly", "monthly"); an empty time zone means UTC."""
@@ -112,6 +115,7 @@ def new_budget(
         time_zone=zone,
         thresholds=tuple(sorted(levels)),
         created_at=created_at or datetime.now(UTC),
+        owner=owner,
     )
 
 

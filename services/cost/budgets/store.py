@@ -112,6 +112,7 @@ def _row(budget: Budget) -> dict[str, Any]:
         "hard": budget.hard,
         "thresholds": ",".join(str(level) for level in budget.thresholds),
         "created_at": as_utc(budget.created_at),
+        "owner": budget.owner,
     }
 
 
@@ -126,6 +127,7 @@ def _budget(row: Any) -> Budget:
         time_zone=row["time_zone"],
         thresholds=_levels(row["thresholds"]),
         created_at=as_utc(row["created_at"]),
+        owner=row["owner"],
     )
 
 

@@ -1,6 +1,7 @@
 """The cost service's Alembic history on SQLite and PostgreSQL: it builds the tables as
-`tables.py` declares them, and 0002 adds the aggregates' latency to a database that already
-holds spend (0 until a rebuild, which reads it from the ledger)."""
+`tables.py` declares them, 0002 adds the aggregates' latency to a database that already
+holds spend (0 until a rebuild, which reads it from the ledger), and 0003 the budgets' owner
+(the platform's, '', for the budgets that were there)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ async def test_the_migrated_schema_matches_the_tables(database_url: str) -> None
     async with engine.connect() as conn:
         assert await conn.run_sync(differences) == []
     await engine.dispose()
-    assert await MIGRATIONS.current_revision(database_url) == "0002_aggregate_latency"
+    assert await MIGRATIONS.current_revision(database_url) == "0003_budget_owner"
 
 
 def _events() -> list[PricedUsage]:
@@ -191,3 +192,41 @@ async def test_downgrading_0002_removes_the_latency_columns(database_url: str) -
     for table in AGGREGATES:
         assert before[table.name] - after[table.name] == {"latency_ms"}
     assert await MIGRATIONS.current_revision(database_url) == "0001_initial"
+
+
+async def test_0003_gives_existing_budgets_to_the_platform_and_downgrades_cleanly(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    old_budget = {
+        "id": "b" * 32,
+        "scope": "tenants/acme",
+        "model": "",
+        "period": "daily",
+        "time_zone": "UTC",
+        "currency": "USD",
+        "limit_nanos": 1_000,
+        "hard": True,
+        "thresholds": "",
+        "created_at": T0,
+    }
+    try:
+        await _migrate(engine, database_url, "up", "0002_aggregate_latency")
+        old_table = sa.table("cost_budgets", *(sa.column(name) for name in old_budget))
+        async with engine.begin() as conn:
+            await conn.execute(sa.insert(old_table), [old_budget])
+
+        await _migrate(engine, database_url, "up", "head")
+        async with engine.connect() as conn:
+            owners = (await conn.execute(sa.text("SELECT owner FROM cost_budgets"))).scalars()
+            assert list(owners) == [""]
+
+        await _migrate(engine, database_url, "down", "0002_aggregate_latency")
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda sync: {c["name"] for c in sa.inspect(sync).get_columns("cost_budgets")}
+            )
+        assert "owner" not in columns
+        assert "scope" in columns
+    finally:
+        await engine.dispose()

@@ -11,11 +11,22 @@ from switchboard.cost.v1 import cost_service_pb2 as cost_pb
 from switchboard.ratelimit.v1 import ratelimit_service_pb2 as rl_pb
 
 from gateway.keys.model import ApiKey
-from gateway.routes.confinement import BudgetField, SubjectField, rule_of, subject_is_own
+from gateway.routes.confinement import (
+    BudgetField,
+    BudgetRef,
+    SubjectField,
+    rule_of,
+    subject_is_own,
+)
 from svckit.errors import NotFound, PermissionDenied
 
 ACME = ApiKey("a" * 12, "acme", "alice", "pro", frozenset({"admin"}), "acme", datetime.now(UTC))
-BUDGETS = {"b-own": "users/acme:bob", "b-theirs": "users/globex:bob", "b-bare": "users/bob"}
+BUDGETS = {
+    "b-own": BudgetRef("users/acme:bob", "acme"),
+    "b-set-by-platform": BudgetRef("tenants/acme", "platform"),
+    "b-theirs": BudgetRef("users/globex:bob", "globex"),
+    "b-bare": BudgetRef("users/bob", ""),
+}
 
 
 class Data:
@@ -24,7 +35,7 @@ class Data:
     async def owns_key(self, tenant: str, key_id: str) -> bool:
         return (tenant, key_id) == ("acme", "k1")
 
-    async def budget_scope(self, budget_id: str) -> str | None:
+    async def budget(self, budget_id: str) -> BudgetRef | None:
         return BUDGETS.get(budget_id)
 
 
@@ -97,3 +108,19 @@ async def test_creating_a_budget_and_reading_usage_follow_the_same_rule() -> Non
         await usage.check(rl_pb.GetUsageRequest(subject="users/globex:bob"), ACME, Data())
     assert await create.check(mine, ACME, Data()) == {}
     assert await usage.check(rl_pb.GetUsageRequest(subject="users/acme:bob"), ACME, Data()) == {}
+
+
+async def test_a_tenant_reads_but_does_not_delete_a_budget_the_platform_set() -> None:
+    delete = rule_of("switchboard.cost.v1.CostService.DeleteBudget")
+    get = rule_of("switchboard.cost.v1.CostService.GetBudget")
+    platforms = "b-set-by-platform"
+
+    with pytest.raises(PermissionDenied) as refused:
+        await delete.check(cost_pb.DeleteBudgetRequest(budget_id=platforms), ACME, Data())
+    with pytest.raises(NotFound):  # another tenant's stays invisible, owned or not
+        await delete.check(cost_pb.DeleteBudgetRequest(budget_id="b-theirs"), ACME, Data())
+
+    assert refused.value.reason == "SET_BY_PLATFORM"
+    assert await get.check(cost_pb.GetBudgetRequest(budget_id=platforms), ACME, Data()) == {}
+    own = cost_pb.DeleteBudgetRequest(budget_id="b-own")
+    assert await delete.check(own, ACME, Data()) == {}

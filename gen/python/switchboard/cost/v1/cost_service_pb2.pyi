@@ -197,7 +197,7 @@ class SetPriceResponse(_message.Message):
     def __init__(self, price: _Optional[_Union[Price, _Mapping]] = ...) -> None: ...
 
 class Budget(_message.Message):
-    __slots__ = ("budget_id", "scope", "model", "period", "time_zone", "limit", "hard", "thresholds", "created")
+    __slots__ = ("budget_id", "scope", "model", "period", "time_zone", "limit", "hard", "thresholds", "created", "owner")
     BUDGET_ID_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +207,7 @@ class Budget(_message.Message):
     HARD_FIELD_NUMBER: _ClassVar[int]
     THRESHOLDS_FIELD_NUMBER: _ClassVar[int]
     CREATED_FIELD_NUMBER: _ClassVar[int]
+    OWNER_FIELD_NUMBER: _ClassVar[int]
     budget_id: str
     scope: str
     model: str
@@ -216,7 +217,8 @@ class Budget(_message.Message):
     hard: bool
     thresholds: _containers.RepeatedScalarFieldContainer[int]
     created: _timestamp_pb2.Timestamp
-    def __init__(self, budget_id: _Optional[str] = ..., scope: _Optional[str] = ..., model: _Optional[str] = ..., period: _Optional[_Union[BudgetPeriod, str]] = ..., time_zone: _Optional[str] = ..., limit: _Optional[_Union[Money, _Mapping]] = ..., hard: _Optional[bool] = ..., thresholds: _Optional[_Iterable[int]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    owner: str
+    def __init__(self, budget_id: _Optional[str] = ..., scope: _Optional[str] = ..., model: _Optional[str] = ..., period: _Optional[_Union[BudgetPeriod, str]] = ..., time_zone: _Optional[str] = ..., limit: _Optional[_Union[Money, _Mapping]] = ..., hard: _Optional[bool] = ..., thresholds: _Optional[_Iterable[int]] = ..., created: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., owner: _Optional[str] = ...) -> None: ...
 
 class BudgetStatus(_message.Message):
     __slots__ = ("budget", "period_start", "period_end", "spent", "reserved")
