@@ -34,7 +34,7 @@ class GatewaySettings(BaseModel):
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
-    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=3600, allow_inf_nan=False)
 
     ratelimit_addr: str = "127.0.0.1:50051"
     router_addr: str = "127.0.0.1:50053"

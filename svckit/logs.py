@@ -47,11 +47,15 @@ def _scrub(value: Any) -> Any:
         return redact(value)
     if isinstance(value, dict):
         return {
-            key: REDACTED if SECRET_FIELD.search(str(key)) else _scrub(item)
+            redact(str(key)): REDACTED if SECRET_FIELD.search(str(key)) else _scrub(item)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
         return [_scrub(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**9:
+        # Long enough to be a card or phone number: checked as text, kept as a number if clean.
+        text = str(value)
+        return value if redact(text) == text else REDACTED
     return redact(str(value)) if not isinstance(value, int | float | bool | None) else value
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
@@ -36,8 +36,9 @@ class ServiceSettings(BaseModel):
     grpc_port: int = 0
     metrics_port: int = 0
     log_level: str = "INFO"
-    # Seconds in-flight calls get to finish after SIGTERM before they are cancelled.
-    shutdown_grace_seconds: float = 10.0
+    # Seconds in-flight calls get to finish after SIGTERM before they are cancelled. Bounded:
+    # a negative grace would drop every call at once and nan or inf never end the drain.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=3600, allow_inf_nan=False)
 
 
 def env_name(prefix: str, field: str) -> str:

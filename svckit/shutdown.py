@@ -76,10 +76,13 @@ class ShutdownWatchdog:
     def _watch(self) -> None:
         expires: float | None = None
         while True:
-            self._wakeup_read.settimeout(
-                None if expires is None else max(0.0, expires - time.monotonic())
-            )
+            remaining = None if expires is None else expires - time.monotonic()
             try:
+                # A timeout of 0 would make the socket non-blocking (BlockingIOError, and this
+                # thread gone with the deadline): an expired deadline is handled here instead.
+                if remaining is not None and remaining <= 0:
+                    raise TimeoutError
+                self._wakeup_read.settimeout(remaining)
                 received = self._wakeup_read.recv(64)
             except TimeoutError:
                 self._exit(

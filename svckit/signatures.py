@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 SIGNATURE_HEADER = "X-Switchboard-Signature"
 DEFAULT_TOLERANCE_SECONDS = 300.0
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+"""Seconds since the epoch: ASCII digits only (str.isdigit takes '²') and few enough that the
+arithmetic stays an ordinary int (a header of 5,000 digits would raise, not be refused)."""
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -50,7 +54,7 @@ def _parse_header(header: str) -> tuple[int | None, list[str]]:
     signatures: list[str] = []
     for item in header.split(","):
         key, _, value = item.strip().partition("=")
-        if key == "t" and value.isdigit():
+        if key == "t" and _TIMESTAMP.fullmatch(value):
             timestamp = int(value)
         elif key == "v1" and value:
             signatures.append(value)

@@ -122,6 +122,23 @@ async def test_metrics_count_calls_by_code() -> None:
     assert value("grpc_server_in_flight", labels) == 0
 
 
+async def test_calls_to_methods_nobody_serves_add_no_metric_series() -> None:
+    """Anyone reaching the port may invent method names: each must not cost a series."""
+    app = echo_app()
+    async with serving(app) as (_, channel):
+        for n in range(20):
+            method = channel.unary_unary(f"/invented.Service{n}/Method{n}")
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await method(b"")
+            assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    names = {
+        sample.labels.get("grpc_service")
+        for family in app.registry.collect()
+        for sample in family.samples
+    }
+    assert not any(str(name).startswith("invented.") for name in names)
+
+
 async def test_health_and_reflection_are_served() -> None:
     async with serving(echo_app()) as (_, channel):
         health = health_pb2_grpc.HealthStub(channel)

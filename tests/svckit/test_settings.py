@@ -48,3 +48,11 @@ def test_settings_are_frozen() -> None:
 def test_kubernetes_service_links_are_ignored() -> None:
     settings = load_settings(DemoSettings, "DEMO", {"DEMO_PORT": "tcp://10.0.0.1:50099"})
     assert settings.grpc_port == 50099
+
+
+@pytest.mark.parametrize("grace", ["-30", "nan", "inf", "3601"])
+def test_a_shutdown_grace_that_cannot_drain_calls_is_refused(grace: str) -> None:
+    """Negative drops every call at once; nan or inf never end the drain."""
+    with pytest.raises(SettingsError) as caught:
+        load_settings(DemoSettings, "DEMO", {"DEMO_SHUTDOWN_GRACE_SECONDS": grace})
+    assert caught.value.problems[0].startswith("DEMO_SHUTDOWN_GRACE_SECONDS")

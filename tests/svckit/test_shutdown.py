@@ -269,6 +269,15 @@ def test_hung_shutdown_exits_non_zero_at_the_deadline_saying_what_hung(
 
 
 @pytest.mark.slow
+def test_a_deadline_of_zero_still_ends_a_hung_shutdown(start_app: Any) -> None:
+    """The watchdog's wait for a second signal must not become a non-blocking read (which
+    raised BlockingIOError and ended the watchdog, leaving the process hung for good)."""
+    app = start_app("hung-hook", grace=0, margin=0)
+    code, _ = _terminate(app)
+    assert code == HUNG_SHUTDOWN_EXIT_CODE, "".join(app.output)
+
+
+@pytest.mark.slow
 def test_sigterm_to_a_blocked_event_loop_still_ends_the_process(start_app: Any) -> None:
     grace, margin = 0.2, 1.5
     app = start_app("blocked-serving", grace=grace, margin=margin)
