@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import tracemalloc
+from collections.abc import Callable
+
 import pytest
+from jinja2 import StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from services.prompts.json_values import as_text
 from services.prompts.model import TemplateFormat
@@ -123,3 +128,83 @@ def test_the_default_format_output_is_limited_too() -> None:
     with pytest.raises(RenderError):
         formats.render(TemplateFormat.MUSTACHE, "{{ x }}", {"x": "y" * 100}, 50)
     assert formats.render(TemplateFormat.MUSTACHE, "{{ x }}", {"x": "y" * 50}, 50) == "y" * 50
+
+
+LIMIT = 50_000
+TEXT = "a" * 5_000
+LINES = "a\n" * 2_500
+WORDS = "a " * 2_500
+HUGE = 10_000_000
+
+
+def _refused_with_peak(render: Callable[[], object]) -> tuple[RenderError, int]:
+    """The error `render` raises and the most memory it held meanwhile."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(RenderError) as caught:
+            render()
+        return caught.value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_default_format_stops_before_building_an_oversized_output() -> None:
+    source, values = "{{ctx}}\n" * 200, {"ctx": "a" * LIMIT}
+
+    error, peak = _refused_with_peak(
+        lambda: formats.render(TemplateFormat.MUSTACHE, source, values, LIMIT)
+    )
+
+    assert error.kind == "too_large"
+    assert peak < 10 * LIMIT
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ x|replace('a', y) }}",
+        "{{ x|list|join(y) }}",
+        "{{ ([x] * 1000)|join }}",
+        "{{ ([x] * 100)|length }}",
+        "{{ (x * 199)|length }}",
+        "{{ x|center(n) }}",
+        "{{ lines|indent(y) }}",
+        "{{ words|wordwrap(1, wrapstring=y) }}",
+        "{{ '%*s'|format(n, x) }}",
+        "{{ '%*s' % (n, x) }}",
+        "{{ '{:>{n}}'.format(x, n=n) }}",
+        "{{ x.replace('a', y) }}",
+        "{{ y.join(x) }}",
+        "{{ x.ljust(n) }}",
+    ],
+)
+def test_one_jinja2_expression_cannot_build_more_than_the_limit(source: str) -> None:
+    values = {"x": TEXT, "y": TEXT, "n": HUGE, "lines": LINES, "words": WORDS}
+
+    error, peak = _refused_with_peak(lambda: sandbox.render(source, values, LIMIT))
+
+    assert error.kind == "too_large"
+    assert error.message == f"the output passes {LIMIT} bytes"
+    assert peak < 10 * LIMIT
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ [1, 2, 3]|join('|') }} {{ users|join(', ', attribute='name') }} {{ 'abc'|join }}",
+        "{{ 'aaaaargh'|replace('a', \"d'oh, \", 2) }} {{ 'ab'|replace('', '-') }}",
+        "[{{ 'x'|center(7) }}] [{{ 'long text'|center(3) }}]",
+        "{{ 'one\ntwo\n\nthree'|indent }}|{{ 'a\n\nb'|indent('> ', first=True, blank=True) }}",
+        "{{ 'the quick brown fox jumps over the lazy dog'|wordwrap(10, wrapstring='<br>') }}",
+        "{{ '%s, %5.2f%%'|format('x', 3.14159) }} {{ '%(a)s' % {'a': 1} }} {{ 7 % 3 }}",
+        "{{ '{:>6}|{:.2f}|{}'.format('x', 2.5, [1]) }} {{ '{a}'.format_map({'a': 1}) }}",
+        "{{ 'a-b'.replace('-', '+') }} {{ ','.join(['a', 'b']) }} {{ '7'.zfill(3) }}",
+        "{{ 'ab' * 3 }} {{ [1] * 3 }} {{ 3 * 'c' }} {{ 2 * 3 }} {{ 'a\tb'.expandtabs(4) }}",
+        "{{ [1, 2, 3, 4]|batch(3, 0)|list }} {{ 'x'.rjust(3, '.') }}{{ 'x'.ljust(2) }}|",
+    ],
+)
+def test_bounded_operations_render_as_jinja2_does(source: str) -> None:
+    values = {"users": [{"name": "ada"}, {"name": "bob"}]}
+    reference = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+
+    assert sandbox.render(source, values, LIMIT) == reference.from_string(source).render(values)

@@ -8,7 +8,6 @@ from typing import Any
 from services.prompts.json_values import as_text
 from services.prompts.model import TemplateFormat
 from services.prompts.templating import mustache, sandbox
-from services.prompts.templating.errors import RenderError
 
 
 def variables(template_format: TemplateFormat, source: str) -> tuple[str, ...]:
@@ -26,7 +25,4 @@ def render(
     first); Jinja2 reports what is missing as a RenderError of kind "undefined"."""
     if template_format is TemplateFormat.JINJA2:
         return sandbox.render(source, values, max_bytes)
-    text = mustache.parse(source).render(values, as_text)
-    if len(text.encode()) > max_bytes:
-        raise RenderError("too_large", f"the output passes {max_bytes} bytes")
-    return text
+    return mustache.parse(source).render(values, as_text, max_bytes)

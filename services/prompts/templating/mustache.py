@@ -18,6 +18,7 @@ from typing import Any
 
 from services.prompts.naming import IDENTIFIER
 from services.prompts.templating.errors import TemplateSyntaxError
+from services.prompts.templating.limits import too_large, utf8_size
 
 OPEN, CLOSE = "{{", "}}"
 
@@ -37,9 +38,24 @@ class Parsed:
     def variables(self) -> tuple[str, ...]:
         return tuple(sorted({p.name for p in self.parts if isinstance(p, Slot)}))
 
-    def render(self, values: Mapping[str, Any], as_text: Callable[[Any], str]) -> str:
-        """Substitute every slot; the caller has checked that `values` has each variable."""
-        return "".join(p if isinstance(p, str) else as_text(values[p.name]) for p in self.parts)
+    def render(
+        self,
+        values: Mapping[str, Any],
+        as_text: Callable[[Any], str],
+        max_bytes: int | None = None,
+    ) -> str:
+        """Substitute every slot; the caller has checked that `values` has each variable.
+        With `max_bytes`, the pieces are counted as they are made and the too-large error is
+        raised once they pass it, so an oversized output is never built."""
+        pieces: list[str] = []
+        size = 0
+        for part in self.parts:
+            piece = part if isinstance(part, str) else as_text(values[part.name])
+            size += utf8_size(piece)
+            if max_bytes is not None and size > max_bytes:
+                raise too_large(max_bytes)
+            pieces.append(piece)
+        return "".join(pieces)
 
 
 @functools.lru_cache(maxsize=1024)

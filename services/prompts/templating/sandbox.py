@@ -10,6 +10,10 @@ On top of the sandbox:
 - `*` and `**` are intercepted: repeating a string or list beyond `MAX_REPEAT` items, and an
   integer power of more than `MAX_POWER_BITS` bits, are refused, so one expression cannot
   allocate gigabytes or compute for minutes;
+- no one value may pass the caller's limit either: a repetition, `%` formatting, the filters
+  and str methods that can multiply sizes (`join`, `replace`, `center`, `indent`, `wordwrap`,
+  `format`, `str.format`, ...) count their result first and raise the too-large error (see
+  `growth`);
 - the output is produced piece by piece and rendering stops once it passes the caller's limit.
 
 The sandbox protects the process from the values a caller renders with; template authors use
@@ -20,7 +24,7 @@ need a separate process per render).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, meta
@@ -29,6 +33,7 @@ from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from services.prompts.templating import growth, limits
 from services.prompts.templating.errors import RenderError, TemplateSyntaxError
 
 MAX_REPEAT = 1_000_000
@@ -36,15 +41,27 @@ MAX_POWER_BITS = 100_000
 
 
 class PromptSandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters.update(growth.FILTERS)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             _check_repeat(left, right)
             _check_repeat(right, left)
+            growth.check_repeat(left, right)
+            growth.check_repeat(right, left)
         elif operator == "**":
             _check_power(left, right)
+        elif operator == "%" and isinstance(left, str):
+            growth.check_printf(left, right)
         return super().call_binop(context, operator, left, right)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., Any] | None:
+        """Called on every attribute a template reads: str methods that can grow are checked."""
+        return growth.bounded_format(self, value) or growth.bounded_str_method(value)
 
 
 def _check_repeat(sequence: Any, times: Any) -> None:
@@ -93,11 +110,12 @@ def render(source: str, values: Mapping[str, Any], max_bytes: int) -> str:
     pieces: list[str] = []
     size = 0
     try:
-        for piece in template.generate(dict(values)):
-            size += len(piece.encode())
-            if size > max_bytes:
-                raise RenderError("too_large", f"the output passes {max_bytes} bytes")
-            pieces.append(piece)
+        with limits.limited_to(max_bytes):
+            for piece in template.generate(dict(values)):
+                size += limits.utf8_size(piece)
+                if size > max_bytes:
+                    raise limits.too_large(max_bytes)
+                pieces.append(piece)
     except UndefinedError as exc:
         raise RenderError("undefined", exc.message or "undefined value") from None
     except SecurityError as exc:
