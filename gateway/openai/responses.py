@@ -70,10 +70,13 @@ def _tool_call(call: pb.ToolCall) -> Json:
 
 def usage(counts: pb.Usage) -> Json:
     """OpenAI's usage object from the router's token counts."""
+    # OpenAI's prompt_tokens is all the input the model read, cached and cache-creation tokens
+    # included; the router keeps cache writes apart (they are priced apart).
+    prompt = counts.input_tokens + counts.cache_write_tokens
     return {
-        "prompt_tokens": counts.input_tokens,
+        "prompt_tokens": prompt,
         "completion_tokens": counts.output_tokens,
-        "total_tokens": counts.input_tokens + counts.output_tokens,
+        "total_tokens": prompt + counts.output_tokens,
         "prompt_tokens_details": {"cached_tokens": counts.cached_tokens},
     }
 

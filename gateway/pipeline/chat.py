@@ -217,7 +217,9 @@ def _ids(caller: Caller) -> dict[str, str]:
 
 
 def _total(usage: pb.Usage) -> int:
-    return int(usage.input_tokens + usage.output_tokens)
+    """The tokens a tokens-per-minute limit counts: all the model read (cache writes included,
+    as the estimate assumed) and wrote."""
+    return int(usage.input_tokens + usage.cache_write_tokens + usage.output_tokens)
 
 
 async def _logged(work: Coroutine[Any, Any, None]) -> None:

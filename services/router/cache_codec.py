@@ -34,6 +34,7 @@ def encode_completion(completion: Completion) -> bytes:
             "input_tokens": completion.usage.input_tokens,
             "output_tokens": completion.usage.output_tokens,
             "cached_tokens": completion.usage.cached_tokens,
+            "cache_write_tokens": completion.usage.cache_write_tokens,
         },
         "choices": [_encode_choice(choice) for choice in completion.choices],
     }
@@ -59,6 +60,8 @@ def decode_completion(data: bytes) -> Completion:
             input_tokens=_field(usage, "input_tokens", int),
             output_tokens=_field(usage, "output_tokens", int),
             cached_tokens=_field(usage, "cached_tokens", int),
+            # Absent from entries stored before the field existed: none were counted then.
+            cache_write_tokens=_typed(usage.get("cache_write_tokens", 0), int, "cache_write"),
         ),
         upstream_model=_field(document, "upstream_model", str),
     )

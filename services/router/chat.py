@@ -99,9 +99,13 @@ class ChatRequest:
 @dataclass(frozen=True, slots=True)
 class Usage:
     input_tokens: int = 0
+    """Prompt tokens, cache reads included, cache writes not (see `cache_write_tokens`)."""
     output_tokens: int = 0
     cached_tokens: int = 0
     """Input tokens served from the provider's prompt cache (a part of `input_tokens`)."""
+    cache_write_tokens: int = 0
+    """Input tokens written to the provider's prompt cache, not a part of `input_tokens`: the
+    cost service prices them on their own (above the input price for Claude)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -170,6 +170,7 @@ def usage(value: Usage) -> pb.Usage:
         input_tokens=value.input_tokens,
         output_tokens=value.output_tokens,
         cached_tokens=value.cached_tokens,
+        cache_write_tokens=value.cache_write_tokens,
     )
 
 

@@ -92,6 +92,7 @@ def usage_message(event: UsageEvent) -> cost_pb.UsageEvent:
         input_tokens=event.input_tokens,
         output_tokens=event.output_tokens,
         cached_tokens=event.cached_tokens,
+        cache_write_tokens=event.cache_write_tokens,
         latency=latency,
         outcome=event.outcome,
         cache_hit=event.cache_hit,

@@ -20,6 +20,9 @@ Stream format (Redis; schema 1). The stream is `{key_prefix}usage` (configurable
     tenant, subject, endpoint, model (the public name), deployment, provider, upstream_model
     input_tokens, output_tokens, cached_tokens   decimal integers; cached_tokens is the part of
                     input_tokens the provider served from its prompt cache
+    cache_write_tokens   decimal integer: input tokens written to the provider's prompt cache,
+                    not a part of input_tokens (priced on their own); "0" when missing, as in
+                    entries written before it was added
     latency_ms      decimal integer
     outcome         "success" | "error" | "cancelled"
     cache_hit, streamed   "1" or "0"
@@ -70,6 +73,8 @@ class UsageEvent:
     cached_tokens: int
     latency_ms: int
     outcome: str
+    cache_write_tokens: int = 0
+    """Input tokens written to the provider's prompt cache; not a part of `input_tokens`."""
     cache_hit: bool = False
     streamed: bool = False
     prompt_name: str = ""
@@ -84,9 +89,15 @@ class UsageEvent:
             raise ValueError("a usage event needs a request id")
         if self.outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, not {self.outcome!r}")
-        if min(self.input_tokens, self.output_tokens, self.cached_tokens, self.latency_ms) < 0:
+        counts = (
+            self.input_tokens,
+            self.output_tokens,
+            self.cached_tokens,
+            self.cache_write_tokens,
+        )
+        if min(*counts, self.latency_ms) < 0:
             raise ValueError("token counts and latency cannot be negative")
-        if self.cache_hit and (self.input_tokens or self.output_tokens or self.cached_tokens):
+        if self.cache_hit and any(counts):
             raise ValueError("a cache hit used no upstream tokens: record it with zero tokens")
 
     def to_fields(self) -> dict[str, str]:
@@ -125,6 +136,7 @@ class UsageEvent:
                 cached_tokens=int(entry.get("cached_tokens", "0")),
                 latency_ms=int(entry.get("latency_ms", "0")),
                 outcome=entry.get("outcome", ""),
+                cache_write_tokens=int(entry.get("cache_write_tokens", "0")),
                 cache_hit=entry.get("cache_hit") == "1",
                 streamed=entry.get("streamed") == "1",
                 prompt_name=entry.get("prompt_name", ""),

@@ -97,6 +97,7 @@ class UsageRecorder:
                     input_tokens=usage.input_tokens,
                     output_tokens=usage.output_tokens,
                     cached_tokens=usage.cached_tokens,
+                    cache_write_tokens=usage.cache_write_tokens,
                     latency_ms=round(latency_seconds * 1000),
                     outcome=outcome,
                     cache_hit=cache_hit,

@@ -95,3 +95,14 @@ def test_an_event_that_is_not_an_anthropic_event_is_a_bad_response(data: str) ->
     with pytest.raises(ProviderError) as caught:
         translator.feed(data)
     assert caught.value.reason == "UPSTREAM_BAD_RESPONSE"
+
+
+def test_cache_writes_of_message_start_are_kept_out_of_the_input_tokens() -> None:
+    usage = {"input_tokens": 9, "cache_creation_input_tokens": 500, "cache_read_input_tokens": 2}
+    start = {"type": "message_start", "message": {"id": "msg_1", "usage": usage}}
+    _, chunks = feed_all(
+        [start, {"type": "message_delta", "usage": {"output_tokens": 4}}, {"type": "message_stop"}]
+    )
+    assert chunks[-1].usage == Usage(
+        input_tokens=9 + 2, output_tokens=4, cached_tokens=2, cache_write_tokens=500
+    )

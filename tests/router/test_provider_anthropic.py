@@ -108,14 +108,16 @@ async def test_no_key_header_without_a_key(
     assert "x-api-key" not in control.last_request.headers
 
 
-async def test_usage_counts_cached_input_in_the_input_tokens(
+async def test_usage_counts_cache_reads_in_the_input_tokens_and_cache_writes_apart(
     provider: AnthropicProvider, control: FakeUpstreamControl, base_url: str
 ) -> None:
     control.cached_tokens, control.cache_creation_tokens = 10, 4
     completion = await provider.complete(
         upstream_call(question("Capital of France?"), base_url, kind="anthropic")
     )
-    assert completion.usage == Usage(input_tokens=3 + 10 + 4, output_tokens=6, cached_tokens=10)
+    assert completion.usage == Usage(
+        input_tokens=3 + 10, output_tokens=6, cached_tokens=10, cache_write_tokens=4
+    )
     assert completion.choices[0].message == Message(
         "assistant", "fake-anthropic answer to: Capital of France?"
     )
@@ -270,6 +272,17 @@ async def test_stream_translates_events_into_openai_chunks_with_usage_last(
     assert final_usage(chunks) == Usage(input_tokens=3 + 5, output_tokens=6, cached_tokens=5)
     assert {chunk.id for chunk in chunks} == {chunks[0].id}
     assert {chunk.upstream_model for chunk in chunks} == {"upstream-model"}
+
+
+async def test_stream_usage_keeps_cache_writes_out_of_the_input_tokens(
+    provider: AnthropicProvider, control: FakeUpstreamControl, base_url: str
+) -> None:
+    control.cached_tokens, control.cache_creation_tokens = 5, 700
+    call = upstream_call(question("Capital of France?"), base_url, kind="anthropic")
+    chunks = await drain(provider.stream(call))
+    assert final_usage(chunks) == Usage(
+        input_tokens=3 + 5, output_tokens=6, cached_tokens=5, cache_write_tokens=700
+    )
 
 
 async def test_stream_tool_use_becomes_tool_call_deltas_indexed_among_tool_calls(

@@ -67,7 +67,7 @@ class FakeClock:
 ANSWER = Completion(
     id="chatcmpl-1",
     choices=(Choice(0, Message(role="assistant", content="It is 3 °C in Oslo.")),),
-    usage=Usage(input_tokens=42, output_tokens=9, cached_tokens=16),
+    usage=Usage(input_tokens=42, output_tokens=9, cached_tokens=16, cache_write_tokens=7),
     upstream_model="gpt-4o-2024-08-06",
 )
 
@@ -347,6 +347,14 @@ async def test_an_unreachable_redis_is_a_miss_and_a_skipped_store_counted_and_wa
 @pytest.mark.parametrize("completion", [ANSWER, TOOL_ANSWER, TWO_CHOICES], ids=lambda c: c.id)
 def test_the_codec_round_trips_every_field(completion: Completion) -> None:
     assert decode_completion(encode_completion(completion)) == completion
+
+
+def test_an_entry_stored_before_cache_writes_were_counted_reads_as_none() -> None:
+    document = json.loads(encode_completion(ANSWER))
+    del document["usage"]["cache_write_tokens"]
+    decoded = decode_completion(json.dumps(document).encode())
+    assert decoded.usage.cache_write_tokens == 0
+    assert decoded.usage.input_tokens == ANSWER.usage.input_tokens
 
 
 def broken(change: Callable[[dict[str, Any]], None]) -> bytes:

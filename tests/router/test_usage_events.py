@@ -81,6 +81,33 @@ def test_an_event_round_trips_through_its_stream_fields() -> None:
     assert UsageEvent.from_fields(fields) == EVENT
 
 
+def test_cache_writes_round_trip_apart_from_the_input_tokens() -> None:
+    event = dataclasses.replace(EVENT, cache_write_tokens=4096)
+    fields = event.to_fields()
+
+    assert (fields["input_tokens"], fields["cache_write_tokens"]) == ("1200", "4096")
+    assert UsageEvent.from_fields(fields) == event
+
+
+def test_an_entry_written_before_cache_writes_were_sent_reads_them_as_zero() -> None:
+    fields = EVENT.to_fields()
+    del fields["cache_write_tokens"]
+
+    assert UsageEvent.from_fields(fields).cache_write_tokens == 0
+
+
+def test_a_cache_hit_with_cache_writes_cannot_be_made() -> None:
+    with pytest.raises(ValueError, match="cache hit"):
+        dataclasses.replace(
+            EVENT,
+            cache_hit=True,
+            input_tokens=0,
+            output_tokens=0,
+            cached_tokens=0,
+            cache_write_tokens=5,
+        )
+
+
 def test_an_event_is_read_back_from_the_bytes_a_redis_client_returns() -> None:
     raw = {key.encode(): value.encode() for key, value in EVENT.to_fields().items()}
 
@@ -140,6 +167,7 @@ def test_an_entry_that_is_not_an_event_of_this_schema_is_refused(
         ({"outcome": "ok"}, "outcome"),
         ({"output_tokens": -1}, "negative"),
         ({"latency_ms": -1}, "negative"),
+        ({"cache_write_tokens": -1}, "negative"),
         ({"cache_hit": True}, "cache hit"),
     ],
 )

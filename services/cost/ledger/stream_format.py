@@ -4,10 +4,10 @@ Our own parser of the format documented in `services/router/usage_events.py`, on
 cost service must not import the router, and the stream is a contract between two deployables
 that only its documentation fixes. Entries are flat string fields (bytes, as redis-py returns
 them without decode_responses). Fields may be added within a schema: unknown ones are ignored,
-missing optional ones default. Fields the router does not send yet (`user`, `api_key_id`,
-`cache_write_tokens`, `reasoning_tokens`) are read when present, so the router can add them
-without a new schema. Anything else wrong raises `MalformedEntry`, which the consumer
-dead-letters.
+missing optional ones default. `cache_write_tokens`, `user` and `api_key_id` (absent from
+entries of older routers) and `reasoning_tokens` (not sent by the router yet) read as 0 or ""
+when absent, so the router can add fields without a new schema. Anything else wrong raises
+`MalformedEntry`, which the consumer dead-letters.
 """
 
 from __future__ import annotations

@@ -133,6 +133,7 @@ def completion_to_json(completion: Completion) -> Json:
             "input_tokens": u.input_tokens,
             "output_tokens": u.output_tokens,
             "cached_tokens": u.cached_tokens,
+            "cache_write_tokens": u.cache_write_tokens,
         },
         "upstream_model": completion.upstream_model,
     }
@@ -154,6 +155,7 @@ def completion_from_json(data: Mapping[str, Any]) -> Completion:
             input_tokens=u.get("input_tokens", 0),
             output_tokens=u.get("output_tokens", 0),
             cached_tokens=u.get("cached_tokens", 0),
+            cache_write_tokens=u.get("cache_write_tokens", 0),
         ),
         upstream_model=data.get("upstream_model", ""),
     )

@@ -14,8 +14,9 @@ Requests:
 Answers: text blocks are joined into the content, `tool_use` blocks become tool calls with
 `json.dumps(input)` as arguments, other blocks (thinking) are left out. Usage: Anthropic counts
 cached input apart from `input_tokens`, so the router's `input_tokens` is
-input_tokens + cache_read_input_tokens + cache_creation_input_tokens (everything the prompt
-held), and `cached_tokens` is cache_read_input_tokens.
+input_tokens + cache_read_input_tokens, `cached_tokens` is cache_read_input_tokens and
+`cache_write_tokens` is cache_creation_input_tokens, kept out of `input_tokens` because cache
+writes are priced on their own (1.25x the input price or more).
 """
 
 from __future__ import annotations
@@ -182,11 +183,11 @@ class _Message(_Lenient):
 
 def to_usage(wire: WireUsage) -> Usage:
     cache_read = wire.cache_read_input_tokens or 0
-    cache_write = wire.cache_creation_input_tokens or 0
     return Usage(
-        input_tokens=(wire.input_tokens or 0) + cache_read + cache_write,
+        input_tokens=(wire.input_tokens or 0) + cache_read,
         output_tokens=wire.output_tokens or 0,
         cached_tokens=cache_read,
+        cache_write_tokens=wire.cache_creation_input_tokens or 0,
     )
 
 

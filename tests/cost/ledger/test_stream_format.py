@@ -66,6 +66,37 @@ def test_fields_the_router_may_add_within_the_schema_are_read_when_present() -> 
     assert (record.reasoning_tokens, record.cache_write_tokens) == (7, 9)
 
 
+def test_the_routers_cache_writes_are_read_apart_from_the_input() -> None:
+    event = UsageEvent(
+        request_id="req-2",
+        occurred_at=0.0,
+        tenant="acme",
+        subject="users/ann",
+        endpoint="chat",
+        model="claude",
+        deployment="anthropic-claude",
+        provider="anthropic",
+        upstream_model="claude-sonnet-4",
+        input_tokens=20,
+        output_tokens=200,
+        cached_tokens=0,
+        cache_write_tokens=100_000,
+        latency_ms=250,
+        outcome="success",
+    )
+    raw = {key.encode(): value.encode() for key, value in event.to_fields().items()}
+
+    record = parse_entry(raw)
+
+    assert (record.input_tokens, record.cache_write_tokens) == (20, 100_000)
+
+
+def test_an_entry_written_before_cache_writes_were_sent_reads_them_as_zero() -> None:
+    record = parse_entry({"schema": "1", "request_id": "r", "occurred_at": "0"})
+
+    assert record.cache_write_tokens == 0
+
+
 @pytest.mark.parametrize(
     ("fields", "reason"),
     [

@@ -78,7 +78,7 @@ FULL_COMPLETION = Completion(
             "tool_calls",
         ),
     ),
-    usage=Usage(input_tokens=40, output_tokens=9, cached_tokens=32),
+    usage=Usage(input_tokens=40, output_tokens=9, cached_tokens=32, cache_write_tokens=5),
     upstream_model="gpt-4o-2024-08-06",
 )
 
