@@ -50,11 +50,7 @@ def chat_request(message: pb.CompleteRequest) -> ChatRequest:
         cache=CacheControl(
             no_cache=message.cache.no_cache,
             no_store=message.cache.no_store,
-            ttl_seconds=(
-                message.cache.ttl.ToTimedelta().total_seconds()
-                if message.cache.HasField("ttl")
-                else None
-            ),
+            ttl_seconds=seconds(message.cache.ttl) if message.cache.HasField("ttl") else None,
             allow_nondeterministic=message.cache.allow_nondeterministic,
         ),
         context=CallContext(
@@ -210,6 +206,14 @@ def deployment(value: Deployment) -> pb.Deployment:
         timeout=duration(value.timeout_seconds),
         max_retries=value.max_retries,
     )
+
+
+def seconds(value: Duration) -> float:
+    """`value` in seconds, whatever its range: validation, not a conversion, refuses it.
+
+    `Duration.ToTimedelta` raises OverflowError (an INTERNAL status) past timedelta's range.
+    """
+    return value.seconds + value.nanos / 1e9
 
 
 def duration(seconds: float) -> Duration:

@@ -22,7 +22,7 @@ from services.router.faults import Fault, FaultInjector
 from services.router.jobs.service import JobService
 from services.router.jobs_servicer import JobsServicerPart
 from services.router.router import Router
-from services.router.validation import validate_chat_request
+from services.router.validation import ledger_request_id, validate_chat_request
 from svckit.errors import FailedPrecondition, InvalidArgument
 from svckit.logs import request_id_var
 
@@ -56,13 +56,19 @@ class RouterServicer(JobsServicerPart, pb_grpc.RouterServiceServicer):
         self._max_ttl = max_cache_ttl_seconds
 
     def chat_request(self, message: pb.CompleteRequest) -> ChatRequest:
-        """The request as the router takes it: validated, with a request id."""
+        """The request as the router takes it (and a job stores it): validated, with a request id.
+
+        An id in the request body must match `REQUEST_ID`, or validation refuses the call. Without
+        one, the call's id (`x-request-id` metadata, else the interceptor's) is used only if it
+        matches too; otherwise a fresh id replaces it rather than refusing a sound request. The
+        interceptor accepts any 1-128 characters, but the cost ledger refuses a whole usage batch
+        for one bad id, so no other id may reach a usage event.
+        """
         request = convert.chat_request(message)
         validate_chat_request(request, self._max_ttl)
-        if not request.context.request_id and request_id_var.get():
-            request = replace(
-                request, context=replace(request.context, request_id=request_id_var.get())
-            )
+        if not request.context.request_id:
+            request_id = ledger_request_id(request_id_var.get())
+            request = replace(request, context=replace(request.context, request_id=request_id))
         return request
 
     async def Complete(
@@ -142,7 +148,7 @@ class RouterServicer(JobsServicerPart, pb_grpc.RouterServiceServicer):
 def _fault(message: pb.Fault) -> Fault:
     return Fault(
         target=message.target,
-        latency_seconds=message.latency.ToTimedelta().total_seconds(),
+        latency_seconds=convert.seconds(message.latency),
         error_rate=message.error_rate,
         timeout_rate=message.timeout_rate,
         outage=message.outage,

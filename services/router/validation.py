@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 
 from services.router.chat import ChatRequest, Message, Tool
 from svckit.errors import Violations
@@ -17,6 +18,7 @@ from svckit.errors import Violations
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
 TOOL_CHOICES = frozenset({"auto", "none", "required"})
 TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The cost ledger's own pattern (services/cost/usage_validation.py): keep the two equal.
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 MAX_MESSAGES = 10_000
 MAX_STOP = 4
@@ -39,6 +41,11 @@ def validate_chat_request(request: ChatRequest, max_ttl_seconds: float) -> None:
             bool(REQUEST_ID.match(request_id)), "context.request_id", "1-128 of [A-Za-z0-9._:-]"
         )
     v.raise_if_any()
+
+
+def ledger_request_id(candidate: str) -> str:
+    """`candidate` if the cost ledger accepts it as a request id, else a fresh one."""
+    return candidate if REQUEST_ID.match(candidate) else uuid.uuid4().hex
 
 
 def _check_messages(v: Violations, messages: tuple[Message, ...]) -> None:

@@ -7,12 +7,19 @@ import asyncio
 
 import grpc
 import pytest
+from google.protobuf.duration_pb2 import Duration
 from switchboard.router.v1 import router_service_pb2 as pb
 
-from .conftest import StartRouter, Upstream, catalogue, openai_deployment
+from services.router.validation import REQUEST_ID
+
+from .conftest import RunningRouter, StartRouter, Upstream, catalogue, openai_deployment
 from .service_calls import ask, details, ttl, usage_events
 
 pytestmark = pytest.mark.slow
+
+# Fine for the interceptor (any 1-128 characters), refused by the cost ledger's RecordUsage.
+UNLEDGERABLE_ID = "order 42/retry"
+BEYOND_TIMEDELTA = Duration(seconds=2**62)
 
 
 def openai_then_anthropic(primary: Upstream, secondary: Upstream) -> str:
@@ -253,6 +260,19 @@ async def test_injected_faults_are_set_listed_applied_and_cleared(
     assert details(bad.value)[2] == ["fault.target", "fault.error_rate"]
 
 
+async def test_a_fault_latency_beyond_timedelta_is_invalid_argument(
+    start_router: StartRouter, openai_upstream: Upstream
+) -> None:
+    fault = pb.Fault(target="deployments/primary", latency=BEYOND_TIMEDELTA)
+    async with start_router(catalogue("gpt", openai_deployment("primary", openai_upstream))) as r:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await r.stub.SetFault(pb.SetFaultRequest(fault=fault))
+        listed = (await r.stub.ListFaults(pb.ListFaultsRequest())).faults
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details(caught.value)[2] == ["fault.latency"]
+    assert list(listed) == []
+
+
 async def test_fault_injection_is_refused_unless_enabled(
     start_router: StartRouter, openai_upstream: Upstream
 ) -> None:
@@ -298,6 +318,16 @@ async def test_fault_injection_is_refused_unless_enabled(
             grpc.StatusCode.INVALID_ARGUMENT,
             ["messages[0].role", "messages[1].tool_call_id", "temperature"],
         ),
+        (
+            ask("gpt", cache=pb.CacheControl(ttl=BEYOND_TIMEDELTA)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["cache.ttl"],
+        ),
+        (
+            ask("gpt", context=pb.CallContext(request_id=UNLEDGERABLE_ID)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            ["context.request_id"],
+        ),
         (ask("unknown-model"), grpc.StatusCode.NOT_FOUND, []),
     ],
     ids=[
@@ -306,6 +336,8 @@ async def test_fault_injection_is_refused_unless_enabled(
         "bad-tool-name",
         "malformed-tools",
         "bad-roles",
+        "cache-ttl-beyond-timedelta",
+        "unledgerable-request-id",
         "unknown-model",
     ],
 )
@@ -464,3 +496,53 @@ async def test_a_queued_job_can_be_cancelled(
         again = (await r.stub.CancelJob(pb.CancelJobRequest(job_id=job.job_id))).job
     assert cancelled.state == again.state == pb.JOB_STATE_CANCELLED
     assert openai_upstream.control.requests == []
+
+
+def request_id_metadata(request_id: str) -> tuple[tuple[str, str], ...]:
+    return (("x-request-id", request_id),)
+
+
+async def finished_job(r: RunningRouter, job_id: str) -> pb.Job:
+    job: pb.Job = (await r.stub.GetJob(pb.GetJobRequest(job_id=job_id))).job
+    while job.state in (pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING):
+        await asyncio.sleep(0.02)
+        job = (await r.stub.GetJob(pb.GetJobRequest(job_id=job_id))).job
+    return job
+
+
+async def test_a_metadata_request_id_is_used_only_when_the_ledger_accepts_it(
+    start_router: StartRouter, openai_upstream: Upstream
+) -> None:
+    async with start_router(catalogue("gpt", openai_deployment("primary", openai_upstream))) as r:
+        kept = await r.stub.Complete(ask("gpt"), metadata=request_id_metadata("order-42"))
+        replaced = await r.stub.Complete(ask("gpt"), metadata=request_id_metadata(UNLEDGERABLE_ID))
+        stream = r.stub.StreamComplete(
+            pb.StreamCompleteRequest(request=ask("gpt")),
+            metadata=request_id_metadata(UNLEDGERABLE_ID),
+        )
+        streamed = [c async for c in stream][-1]
+        events = await usage_events(r)
+    assert kept.served.request_id == "order-42"
+    assert REQUEST_ID.match(replaced.served.request_id)
+    assert REQUEST_ID.match(streamed.served.request_id)
+    assert sorted(e.request_id for e in events) == sorted(
+        ["order-42", replaced.served.request_id, streamed.served.request_id]
+    )
+
+
+async def test_a_job_submitted_with_an_unledgerable_metadata_id_is_billed_under_a_fresh_one(
+    start_router: StartRouter, openai_upstream: Upstream
+) -> None:
+    async with start_router(catalogue("gpt", openai_deployment("primary", openai_upstream))) as r:
+        submitted = await r.stub.SubmitJob(
+            pb.SubmitJobRequest(request=ask("gpt")), metadata=request_id_metadata(UNLEDGERABLE_ID)
+        )
+        job = await finished_job(r, submitted.job.job_id)
+        body_id = ask("gpt", context=pb.CallContext(request_id=UNLEDGERABLE_ID))
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await r.stub.SubmitJob(pb.SubmitJobRequest(request=body_id))
+        (event,) = await usage_events(r)
+    assert job.state == pb.JOB_STATE_SUCCEEDED
+    assert REQUEST_ID.match(event.request_id)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details(refused.value)[2] == ["context.request_id"]
