@@ -18,8 +18,13 @@ States and transitions (the `BreakerPolicy` fields are named in brackets):
 - HALF_OPEN: at most [half_open_max_probes] probe permits are out at once, across all
   replicas; other callers are refused. [half_open_successes] probe successes CLOSE it (with an
   empty window); one probe failure OPENS it again with a fresh cool-down. A probe nobody reports
-  (its caller crashed or was cancelled) expires after [probe_timeout_seconds], freeing its slot;
-  its late report is ignored.
+  (its caller crashed) expires after [probe_timeout_seconds], freeing its slot; its late report
+  is ignored.
+
+A call whose caller went away (cancelled) gives no verdict: its permit is handed back with
+`release`, which frees a probe's slot at once and counts nothing. Counting it as a success would
+let a deployment that hangs past every caller's deadline close its breaker; as a failure, a
+caller's short deadline would open a healthy one.
 
 Every transition starts a new epoch, and a permit remembers the epoch it was issued in. A result
 reported in a later epoch is ignored: a call that started before the breaker opened says nothing
@@ -164,6 +169,11 @@ class BreakerStore(Protocol):
         self, permit: Permit, success: bool, policy: BreakerPolicy, now: float
     ) -> StoreResult: ...
 
+    async def release(self, permit: Permit, policy: BreakerPolicy, now: float) -> StoreResult:
+        """Hand back a permit without a result: a live probe of the current epoch frees its
+        slot; nothing is counted and the state does not change."""
+        ...
+
     async def snapshots(
         self, deployments: Sequence[str], policy: BreakerPolicy, now: float
     ) -> dict[str, BreakerSnapshot]:
@@ -248,6 +258,20 @@ class CircuitBreakers:
             result = await self._store.record(permit, success, self._policy, self._clock())
         except BreakerStoreUnavailable as exc:
             self._failures.failed("record", exc)
+            return
+        self._observe(permit.deployment, result)
+
+    async def release(self, permit: Permit) -> None:
+        """Hand back the permit of a call that gives no verdict (its caller went away).
+
+        Only a probe holds anything in the store, so a plain permit costs no round trip.
+        Never raises for store failures."""
+        if not permit.tracked or not permit.is_probe or self._failures.bypassing():
+            return
+        try:
+            result = await self._store.release(permit, self._policy, self._clock())
+        except BreakerStoreUnavailable as exc:
+            self._failures.failed("release", exc)
             return
         self._observe(permit.deployment, result)
 

@@ -12,7 +12,7 @@ When every deployment failed or was skipped, `AllDeploymentsFailed` lists why, p
 The chain is generic over what one attempt returns, so the unary call and the opening of a
 stream (up to its first chunk) share it. A successful attempt's permit goes back to the caller,
 which reports success once the answer is complete: a stream that breaks later still counts as a
-failure of its deployment.
+failure of its deployment. A cancelled attempt reports nothing: its permit is released.
 """
 
 from __future__ import annotations
@@ -134,8 +134,9 @@ class FallbackChain:
                 await self.sleep(delay)
                 continue
             except BaseException:
-                # Cancelled (the caller went away) or a bug: the deployment is not to blame.
-                await asyncio.shield(self.breakers.record(permit, success=True))
+                # Cancelled (the caller went away) or a bug: no verdict on the deployment, so a
+                # hung one cannot pass for healthy; shielded so a probe slot is freed regardless.
+                await asyncio.shield(self.breakers.release(permit))
                 raise
             return (value, permit), made
 

@@ -94,6 +94,13 @@ class MemoryBreakerStore:
                 moved = _count_probe(breaker, permit.probe_id, success, policy, now)
         return StoreResult(breaker.snapshot(policy, now), transitioned=moved)
 
+    async def release(self, permit: Permit, policy: BreakerPolicy, now: float) -> StoreResult:
+        breaker = self._breakers.setdefault(permit.deployment, _Breaker())
+        current = permit.epoch == breaker.epoch and breaker.state is BreakerState.HALF_OPEN
+        if current and permit.probe_id is not None:
+            breaker.probes.pop(permit.probe_id, None)
+        return StoreResult(breaker.snapshot(policy, now))
+
     async def snapshots(
         self, deployments: Sequence[str], policy: BreakerPolicy, now: float
     ) -> dict[str, BreakerSnapshot]:

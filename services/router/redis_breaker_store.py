@@ -221,6 +221,22 @@ return {s[1], s[2], s[3], '', moved}
 """
 )
 
+# ARGV: now, permit epoch, probe id or '', max probes. Returns as _ACQUIRE does (never a probe
+# id, never moved): a released permit frees its probe slot and changes nothing else.
+_RELEASE = (
+    _COMMON
+    + """
+local key, now = KEYS[1], tonumber(ARGV[1])
+local f = redis.call('HMGET', key, 'st', 'ep')
+local current = f[1] == 'half_open' and tonumber(f[2] or '0') == tonumber(ARGV[2])
+if current and ARGV[3] ~= '' then
+  redis.call('HDEL', key, 'p:' .. ARGV[3])
+end
+local s = describe(key, now, tonumber(ARGV[4]))
+return {s[1], s[2], s[3], '', 0}
+"""
+)
+
 # ARGV: now, max probes. Returns {state, epoch, retry_at or ''}; changes nothing.
 _SNAPSHOT = (
     _COMMON
@@ -249,6 +265,7 @@ class RedisBreakerStore:
         self._timeout = timeout_seconds
         self._acquire = client.register_script(_ACQUIRE)
         self._record = client.register_script(_RECORD)
+        self._release = client.register_script(_RELEASE)
         self._snapshot = client.register_script(_SNAPSHOT)
 
     def key(self, deployment: str) -> str:
@@ -283,6 +300,17 @@ class RedisBreakerStore:
             self._ttl(policy),
         ]
         reply = await self._run(lambda: self._record(keys=[self.key(permit.deployment)], args=args))
+        return _result(permit.deployment, reply, grants=False)
+
+    async def release(self, permit: Permit, policy: BreakerPolicy, now: float) -> StoreResult:
+        args: list[str | int] = [
+            repr(now),
+            permit.epoch,
+            "" if permit.probe_id is None else permit.probe_id,
+            policy.half_open_max_probes,
+        ]
+        key = self.key(permit.deployment)
+        reply = await self._run(lambda: self._release(keys=[key], args=args))
         return _result(permit.deployment, reply, grants=False)
 
     async def snapshots(

@@ -1,21 +1,28 @@
 """The router: one chat completion from request to answer, unary or streamed.
 
     request -> catalogue route -> response cache -> strategy plan -> fallback chain
-            (breakers, retries, faults, provider) -> cache store -> usage event -> answer
+            (breakers, retries, faults, provider) -> usage event -> breaker, cache store -> answer
 
-The answer says who served it (`Served`). Every completed call, cache hits included, emits one
-usage event keyed by the request id; emitting never blocks or fails the answer. A cache hit is
-recorded with the tokens of the cached answer and `cache_hit` set: the cost service charges it
-nothing upstream.
+The answer says who served it (`Served`). Every answered call, cache hits included, and every
+stream that ended early emits one usage event keyed by the request id; emitting never blocks or
+fails the answer.
+The event goes out as soon as the upstream's answer is known, before any other await: the
+provider has charged us by then, and a caller that leaves during a later Redis round trip must
+not lose the record. A cache hit is recorded with the tokens of the cached answer and
+`cache_hit` set: the cost service charges it nothing upstream.
 
 Streams: the chain covers the opening of the stream up to its first chunk, so a deployment that
 fails before answering is retried or replaced; once a chunk has gone to the caller nothing is
 retried (the caller would see the answer twice) and a broken stream ends in UNAVAILABLE. Closing
-the stream early (the caller cancelled) closes the upstream call.
+the stream early (the caller cancelled) closes the upstream call, releases the breaker permit
+without a verdict, and records what is known: the upstream's usage if it came, else an estimate.
+Usage always goes out on a last chunk of the router's own; an upstream chunk that carries both
+choices and usage is passed on without the usage.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 import uuid
@@ -24,8 +31,9 @@ from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from services.router.breaker import Permit
 from services.router.catalogue import Catalogue, ModelRoute
-from services.router.chat import ChatRequest, Completion, StreamChunk
+from services.router.chat import ChatRequest, Completion, StreamChunk, Usage
 from services.router.deployment_stats import DeploymentStats
 from services.router.fallback import AllDeploymentsFailed, Attempt, Attempted, FallbackChain
 from services.router.genai_telemetry import GenAiMetrics
@@ -97,11 +105,11 @@ class Router:
         if cached is not None:
             return self._cache_hit(request, cached, started, streamed=False)
         attempted = await self._run_chain(request, route, self._complete_once)
-        await self._chain.breakers.record(attempted.permit, success=True)
         completion = attempted.value
-        await self._responses.store(request, completion)
         served = self._served(request, attempted, started)
-        self._finished(request, completion, served, streamed=False)
+        self._finished(request, completion, served, streamed=False)  # before any await
+        await self._chain.breakers.record(attempted.permit, success=True)
+        await self._responses.store(request, completion)
         return Routed(completion, served)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[RoutedChunk]:
@@ -124,10 +132,14 @@ class Router:
                 chunk: StreamChunk | None = first
                 while chunk is not None:
                     assembler.add(chunk)
-                    if chunk.usage is None:  # usage goes out last, with `served`
-                        yield RoutedChunk(chunk)
+                    if chunk.choices or chunk.usage is None:
+                        yield RoutedChunk(_without_usage(chunk))
                     chunk = await anext(upstream, None)
                 outcome = "success"
+                # Before closing the upstream (an await): the event must not wait on anything.
+                completion = self._stream_completion(request, assembler)
+                served = self._served(request, attempted, started)
+                self._finished(request, completion, served, streamed=True)
         except ProviderError as error:
             outcome = "error"
             raise Unavailable(
@@ -135,21 +147,43 @@ class Router:
                 reason="UPSTREAM_STREAM_BROKEN",
             ) from None
         finally:
-            # A caller that went away is not the deployment's failure; a broken stream is.
-            await self._chain.breakers.record(attempted.permit, success=outcome != "error")
             if outcome != "success":
-                self._usage.interrupted(
-                    request, attempted.deployment, assembler, self._clock() - started, outcome
-                )
-        completion = assembler.completion()
-        if assembler.usage is None:
-            self._metrics.estimated.labels(request.model).inc()
-            completion = replace(completion, usage=estimate_usage(request, completion))
+                self._interrupted(request, attempted, assembler, started, outcome)
+            await self._settle(attempted.permit, outcome)
         await self._responses.store(request, completion)
-        served = self._served(request, attempted, started)
-        self._finished(request, completion, served, streamed=True)
         # The usage goes on a last chunk of its own, with who served the stream.
         yield RoutedChunk(StreamChunk(completion.id, usage=completion.usage), served)
+
+    def _stream_usage(self, request: ChatRequest, assembler: StreamAssembler) -> Usage:
+        """The upstream's usage if it sent one, else an estimate from what it streamed so far."""
+        if assembler.usage is not None:
+            return assembler.usage
+        self._metrics.estimated.labels(request.model).inc()
+        return estimate_usage(request, assembler.completion())
+
+    def _stream_completion(self, request: ChatRequest, assembler: StreamAssembler) -> Completion:
+        return replace(assembler.completion(), usage=self._stream_usage(request, assembler))
+
+    def _interrupted(
+        self,
+        request: ChatRequest,
+        attempted: Attempted[Any],
+        assembler: StreamAssembler,
+        started: float,
+        outcome: str,
+    ) -> None:
+        """Records a stream that ended early; the upstream has charged for what it produced."""
+        usage = self._stream_usage(request, assembler)
+        latency = self._clock() - started
+        self._usage.interrupted(request, attempted.deployment, usage, latency, outcome)
+
+    async def _settle(self, permit: Permit, outcome: str) -> None:
+        """Tells the breaker how a stream went. A caller that went away says nothing about the
+        deployment (shielded: the permit is handed back even if cancelled again)."""
+        if outcome == "cancelled":
+            await asyncio.shield(self._chain.breakers.release(permit))
+        else:
+            await self._chain.breakers.record(permit, success=outcome == "success")
 
     def _prepare(self, request: ChatRequest) -> tuple[ModelRoute, ChatRequest]:
         route = self._catalogue().route(request.model)
@@ -233,6 +267,11 @@ class Router:
         if not served.cache_hit:
             self._metrics.usage(request.model, served.provider, completion.usage)
         self._usage.completed(request, completion, served, streamed=streamed)
+
+
+def _without_usage(chunk: StreamChunk) -> StreamChunk:
+    """Some upstreams put the usage on a content chunk; it goes out last, with `served`."""
+    return chunk if chunk.usage is None else replace(chunk, usage=None)
 
 
 def _as_service_error(failed: AllDeploymentsFailed) -> Exception:

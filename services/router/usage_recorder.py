@@ -1,8 +1,9 @@
 """Turns a finished call into its usage event: the one place that fills a `UsageEvent`.
 
-Successes and cache hits are recorded by the router once the answer is complete; a stream that
-broke or whose caller went away is recorded with what it had used by then (usually nothing, as
-providers report usage at the end), so the request id is still seen by the cost service.
+Successes and cache hits are recorded by the router as soon as the answer is complete; a stream
+that broke or whose caller went away is recorded with what the router knows it used (the
+upstream's usage if it came, else an estimate), so the request id is still seen and charged by
+the cost service.
 Emitting never fails a call: a sink that refuses the event is logged, never raised.
 """
 
@@ -15,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from services.router.catalogue import Deployment
 from services.router.chat import ChatRequest, Completion, Usage
-from services.router.stream_assembly import StreamAssembler
 from services.router.usage_events import UsageEvent, UsageSink
 
 if TYPE_CHECKING:
@@ -49,14 +49,14 @@ class UsageRecorder:
         self,
         request: ChatRequest,
         deployment: Deployment,
-        assembler: StreamAssembler,
+        usage: Usage,
         latency_seconds: float,
         outcome: str,
     ) -> None:
         """A stream that ended early: `outcome` is "error" or "cancelled"."""
         self._emit(
             request,
-            assembler.usage or Usage(),
+            usage,
             latency_seconds,
             outcome,
             deployment=deployment.name,

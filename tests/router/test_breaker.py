@@ -277,6 +277,59 @@ async def test_a_probe_reported_after_its_expiry_is_ignored(
     assert await state(breakers) is BreakerState.HALF_OPEN
 
 
+async def test_a_released_probe_frees_its_slot_and_decides_nothing(
+    breakers: CircuitBreakers, clock: FakeClock
+) -> None:
+    """A probe whose caller went away: the deployment neither closes nor reopens."""
+    await open_breaker(breakers)
+    clock.advance(15)
+    cancelled = await breakers.acquire("a")
+    assert cancelled is not None
+    await breakers.release(cancelled)
+    assert await breakers.snapshot("a") == BreakerSnapshot(BreakerState.HALF_OPEN, None)
+    replacement = await breakers.acquire("a")
+    assert replacement is not None
+    assert replacement.is_probe
+    await breakers.record(cancelled, True)
+    assert await state(breakers) is BreakerState.HALF_OPEN
+    await breakers.record(replacement, False)
+    assert await state(breakers) is BreakerState.OPEN
+
+
+async def test_a_released_plain_permit_neither_breaks_a_streak_nor_counts_a_call(
+    store: BreakerStore, clock: FakeClock
+) -> None:
+    """Counted as a success it would fill the window to a failing rate; as a failure, end the
+    streak; it does neither."""
+    breakers = make_breakers(store, clock, BreakerPolicy(min_calls=4, consecutive_failures=4))
+    await calls(breakers, "fff")
+    cancelled = await breakers.acquire("a")
+    assert cancelled is not None
+    await breakers.release(cancelled)
+    assert await state(breakers) is BreakerState.CLOSED
+    await calls(breakers, "f")
+    assert await state(breakers) is BreakerState.OPEN
+
+
+async def test_releasing_a_probe_of_an_earlier_epoch_frees_no_current_slot(
+    store: BreakerStore, clock: FakeClock
+) -> None:
+    """Probe ids start again in each epoch: an old permit must not free a new probe's slot."""
+    breakers = make_breakers(store, clock, POLICY)
+    await open_breaker(breakers)
+    clock.advance(15)
+    old = await breakers.acquire("a")
+    assert old is not None
+    await breakers.record(old, False)
+    clock.advance(15)
+    current = await breakers.acquire("a")
+    assert current is not None
+    assert current.probe_id == old.probe_id
+    await breakers.release(old)
+    assert await breakers.snapshot("a") == BreakerSnapshot(BreakerState.HALF_OPEN, clock.now + 5)
+    assert await breakers.acquire("a") is None
+
+
 async def test_results_reported_while_open_do_not_stretch_the_cool_down(
     breakers: CircuitBreakers, clock: FakeClock
 ) -> None:

@@ -209,14 +209,15 @@ async def test_an_unreachable_redis_lets_calls_through_and_counts_the_errors(
         assert permit is not None
         assert not permit.is_probe
         await breakers.record(Permit("a", epoch=0), False)
+        await breakers.release(Permit("a", epoch=0, probe_id=1))
         assert (await breakers.snapshot("a")).state is BreakerState.CLOSED
     errors = {
         operation: registry.get_sample_value(
             "router_circuit_store_errors_total", {"operation": operation}
         )
-        for operation in ("acquire", "record", "snapshot")
+        for operation in ("acquire", "record", "release", "snapshot")
     }
-    assert errors == {"acquire": 1, "record": 1, "snapshot": 1}
+    assert errors == {"acquire": 1, "record": 1, "release": 1, "snapshot": 1}
     assert len(caplog.records) == 1
     assert "letting calls through" in caplog.records[0].getMessage()
 

@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from services.router.breaker import BreakerPolicy, BreakerState, CircuitBreakers
+from services.router.breaker import BreakerPolicy, BreakerSnapshot, BreakerState, CircuitBreakers
 from services.router.catalogue import Deployment
 from services.router.chat import ChatRequest, Choice, Completion, Message, Usage
 from services.router.deployment_stats import DeploymentStats
@@ -44,12 +44,11 @@ def spans() -> InMemorySpanExporter:
     return InMemorySpanExporter()
 
 
-@pytest.fixture
-def chain(spans: InMemorySpanExporter) -> FallbackChain:
+def make_chain(policy: BreakerPolicy, spans: InMemorySpanExporter) -> FallbackChain:
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(spans))
     return FallbackChain(
-        breakers=CircuitBreakers(MemoryBreakerStore(), BreakerPolicy(consecutive_failures=1)),
+        breakers=CircuitBreakers(MemoryBreakerStore(), policy),
         retry=RetryPolicy(base_delay_seconds=0, max_delay_seconds=0),
         faults=FaultInjector(enabled=True),
         secrets=EnvironmentSecrets({}),
@@ -58,6 +57,36 @@ def chain(spans: InMemorySpanExporter) -> FallbackChain:
         rng=random.Random(1),
         tracer=provider.get_tracer("test"),
     )
+
+
+@pytest.fixture
+def chain(spans: InMemorySpanExporter) -> FallbackChain:
+    return make_chain(BreakerPolicy(consecutive_failures=1), spans)
+
+
+async def fail(call: UpstreamCall) -> Completion:
+    raise ProviderError("down", retryable=True, status=503, reason="UPSTREAM_ERROR")
+
+
+async def failed_call(chain: FallbackChain, name: str) -> None:
+    with pytest.raises(AllDeploymentsFailed):
+        await chain.run(REQUEST, [deployment(name)], fail)
+
+
+async def cancelled_call(chain: FallbackChain, name: str) -> None:
+    """A call the caller gives up on while the deployment has not answered."""
+    started = asyncio.Event()
+
+    async def hang(call: UpstreamCall) -> Completion:
+        started.set()
+        await asyncio.Event().wait()
+        return ANSWER
+
+    task = asyncio.create_task(chain.run(REQUEST, [deployment(name)], hang))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
 
 
 async def test_each_attempt_is_a_client_span_with_the_genai_attributes(
@@ -119,3 +148,24 @@ async def test_a_cancelled_attempt_does_not_count_against_the_deployment(
     with pytest.raises(asyncio.CancelledError):
         await task
     assert (await chain.breakers.snapshot("d")).state is BreakerState.CLOSED
+
+
+async def test_a_cancelled_attempt_does_not_break_a_failure_streak(
+    spans: InMemorySpanExporter,
+) -> None:
+    chain = make_chain(BreakerPolicy(consecutive_failures=2), spans)
+    await failed_call(chain, "d")
+    await cancelled_call(chain, "d")
+    await failed_call(chain, "d")
+    assert (await chain.breakers.snapshot("d")).state is BreakerState.OPEN
+
+
+async def test_a_cancelled_probe_frees_its_slot_without_closing_the_breaker(
+    spans: InMemorySpanExporter,
+) -> None:
+    """A deployment that hangs until the caller gives up is not healthy; nor is it proven down."""
+    chain = make_chain(BreakerPolicy(consecutive_failures=1, open_seconds=0), spans)
+    await failed_call(chain, "d")
+    assert (await chain.breakers.snapshot("d")).state is BreakerState.OPEN
+    await cancelled_call(chain, "d")
+    assert await chain.breakers.snapshot("d") == BreakerSnapshot(BreakerState.HALF_OPEN, None)

@@ -51,6 +51,9 @@ class FakeUpstreamControl:
     """Events sent before an in-stream error event ends the stream."""
     ignore_include_usage: bool = False
     """OpenAI only: end streams without the usage chunk, as some compatible servers do."""
+    usage_on_last_chunk: bool = False
+    """OpenAI only: the last content chunk carries the finish reason and the usage, with no
+    finish or usage chunk of its own, as some compatible servers do."""
     omit_stream_end: bool = False
     """End the body cleanly but without [DONE] / message_stop."""
     require_key: str | None = None

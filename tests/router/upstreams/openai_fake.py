@@ -3,7 +3,9 @@
 It checks what a real server would reject (a tool message answering no earlier tool call, a
 forced function that is not among the tools), answers deterministically from the request, and
 streams the way OpenAI does: a role chunk, content or tool-call pieces, a finish chunk, the
-usage chunk with no choices when `stream_options.include_usage` is set, then `[DONE]`.
+usage chunk with no choices when `stream_options.include_usage` is set, then `[DONE]` (or, with
+`usage_on_last_chunk`, the finish reason and usage on the last piece, as some compatible servers
+send them).
 """
 
 from __future__ import annotations
@@ -122,31 +124,44 @@ def _completion(body: dict[str, Any], control: FakeUpstreamControl) -> dict[str,
 
 def _events(body: dict[str, Any], control: FakeUpstreamControl) -> list[str]:
     reply = answer(PREFIX, _question(body))
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        return _frame(_chunk_envelope(reply, body, [choice]))
-
-    frames = [chunk({"role": "assistant", "content": ""})]
-    if reply.tool_use is not None:
-        use = reply.tool_use
-        function = {"name": use.name, "arguments": ""}
-        start = {"index": 0, "id": use.id, "type": "function", "function": function}
-        frames.append(chunk({"tool_calls": [start]}))
-        arguments = use.arguments_json
-        half = len(arguments) // 2
-        for piece in (arguments[:half], arguments[half:]):
-            frames.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
-    else:
-        frames.extend(chunk({"content": piece}) for piece in text_pieces(reply.text))
-    frames.append(chunk({}, FINISH[reply.finish]))
+    deltas = [{"role": "assistant", "content": ""}, *_deltas(reply)]
     asked = (body.get("stream_options") or {}).get("include_usage")
-    if asked and not control.ignore_include_usage:
+    usage = _usage(reply, control) if asked and not control.ignore_include_usage else None
+    finish = FINISH[reply.finish]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, with_usage: bool = False) -> str:
+        envelope = _chunk_envelope(
+            reply, body, [{"index": 0, "delta": delta, "finish_reason": finish}]
+        )
+        envelope["usage"] = usage if with_usage else None
+        return _frame(envelope)
+
+    if control.usage_on_last_chunk:
+        last = chunk(deltas[-1], finish, with_usage=True)
+        return [*(chunk(delta) for delta in deltas[:-1]), last, "data: [DONE]\n\n"]
+    frames = [*(chunk(delta) for delta in deltas), chunk({}, finish)]
+    if usage is not None:
         usage_chunk = _chunk_envelope(reply, body, [])
-        usage_chunk["usage"] = _usage(reply, control)
+        usage_chunk["usage"] = usage
         frames.append(_frame(usage_chunk))
     frames.append("data: [DONE]\n\n")
     return frames
+
+
+def _deltas(reply: Answer) -> list[dict[str, Any]]:
+    """The answer's pieces after the role: tool-call pieces, or content a word at a time."""
+    if reply.tool_use is None:
+        return [{"content": piece} for piece in text_pieces(reply.text)]
+    use = reply.tool_use
+    function = {"name": use.name, "arguments": ""}
+    start = {"index": 0, "id": use.id, "type": "function", "function": function}
+    arguments = use.arguments_json
+    half = len(arguments) // 2
+    pieces = [
+        {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}
+        for piece in (arguments[:half], arguments[half:])
+    ]
+    return [{"tool_calls": [start]}, *pieces]
 
 
 def _chunk_envelope(reply: Answer, body: dict[str, Any], choices: list[Any]) -> dict[str, Any]:
