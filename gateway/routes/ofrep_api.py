@@ -10,9 +10,12 @@ context as `tenant`, over any value the caller sent, so targeting by tenant cann
 `GATEWAY_FLAG_SELECTOR` picks the flag set, as for experiments.
 
 Both routes ask the flag service's `flagd.evaluation.v1` `ResolveAll`, which evaluates every
-flag with flagd's own engine; a flag it does not know is 404 `FLAG_NOT_FOUND`. A flag disabled
-by the kill switch is a successful evaluation with reason `DISABLED` and no value, so every
-provider answers with the caller's default value at once. Answers follow the
+flag with flagd's own engine and, as flagd's, leaves disabled flags out: the bulk answer does not
+list them (as flagd's OFREP). One flag asked for by key and missing there is asked once more with
+`ResolveBoolean`, which answers reason `DISABLED` for a disabled flag of any type: a flag
+disabled by the kill switch is a successful evaluation with reason `DISABLED` and no value, so
+every provider answers with the caller's default value at once; any other answer is 404
+`FLAG_NOT_FOUND`. Answers follow the
 OFREP schema: `{key, value, reason, variant, metadata}`, or `{key, errorCode, errorDetails}`
 with 400 (`PARSE_ERROR`, `INVALID_CONTEXT`) or 404; 401/403 for keys; a flag service that does
 not answer is 503 with `Retry-After`.
@@ -45,6 +48,17 @@ from gateway.pipeline.auth import Authenticator
 from gateway.pipeline.experiments import SELECTOR_HEADER
 
 RETRY_AFTER_SECONDS = "1"
+DISABLED = "DISABLED"
+EVALUATION_ERRORS = frozenset(
+    {
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.DATA_LOSS,
+        grpc.StatusCode.UNKNOWN,
+    }
+)
+"""flagd's statuses for an evaluation that failed (flag not found, type mismatch, parse error,
+general error), as opposed to a flag service that did not answer."""
 
 
 class OfrepError(Exception):
@@ -83,8 +97,10 @@ class OfrepRoutes:
     async def evaluate_one(self, request: Request) -> Response:
         flag_key = request.path_params["key"]
         try:
-            flags = await self._resolved(request, flag_key)
-            found = flags.get(flag_key)
+            context = await self._context(request, flag_key)
+            found = (await self._resolve_all(context, flag_key)).get(flag_key)
+            if found is None:
+                found = await self._disabled(context, flag_key)
             if found is None:
                 raise OfrepError(404, "FLAG_NOT_FOUND", f"flag {flag_key!r} was not found")
             return JSONResponse(success(flag_key, found))
@@ -97,7 +113,7 @@ class OfrepRoutes:
 
     async def evaluate_all(self, request: Request) -> Response:
         try:
-            flags = await self._resolved(request, None)
+            flags = await self._resolve_all(await self._context(request, None), None)
         except OfrepError as error:
             return error.response()
         except OpenAIError as refused:
@@ -109,9 +125,13 @@ class OfrepRoutes:
             return Response(status_code=304, headers={"etag": etag})
         return Response(raw, media_type="application/json", headers={"etag": etag})
 
-    async def _resolved(self, request: Request, flag_key: str | None) -> Mapping[str, Any]:
+    async def _context(self, request: Request, flag_key: str | None) -> struct_pb2.Struct:
         key = await self._auth.key(request.headers, INFERENCE)
-        context = evaluation_context(await request.body(), key, flag_key)
+        return evaluation_context(await request.body(), key, flag_key)
+
+    async def _resolve_all(
+        self, context: struct_pb2.Struct, flag_key: str | None
+    ) -> Mapping[str, Any]:
         try:
             reply = await self._stub.ResolveAll(
                 flagd.ResolveAllRequest(context=context),
@@ -123,6 +143,22 @@ class OfrepRoutes:
                 raise OfrepError(400, "INVALID_CONTEXT", error.details() or "", flag_key) from None
             raise OfrepError(503, "GENERAL", "the flag service is unavailable") from None
         return dict(reply.flags)
+
+    async def _disabled(self, context: struct_pb2.Struct, flag_key: str) -> flagd.AnyFlag | None:
+        """The flag as a DISABLED evaluation when it is disabled (ResolveAll leaves those out);
+        None when it is absent or anything else."""
+        request = flagd.ResolveBooleanRequest(flag_key=flag_key, context=context)
+        try:
+            reply = await self._stub.ResolveBoolean(
+                request, timeout=self._timeout, metadata=self._metadata
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() in EVALUATION_ERRORS:  # not found, or enabled and not boolean
+                return None
+            raise OfrepError(503, "GENERAL", "the flag service is unavailable") from None
+        if reply.reason != DISABLED:
+            return None
+        return flagd.AnyFlag(reason=DISABLED, metadata=reply.metadata)
 
 
 def evaluation_context(raw: bytes, key: ApiKey, flag_key: str | None) -> struct_pb2.Struct:

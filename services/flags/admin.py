@@ -16,6 +16,7 @@ from services.flags.revision import Authorship, Revision, RevisionKind, WriteRes
 from services.flags.snapshot import StoredSet
 from services.flags.store import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FlagStore
 from services.flags.validation import Findings, check_flag_set_id, parse_document
+from services.flags.values import INT64_MAX
 from svckit.errors import FailedPrecondition, InvalidArgument, NotFound
 
 
@@ -156,9 +157,12 @@ class FlagAdmin:
 
 
 def _page_token(token: str) -> int:
+    """A revision number (a BIGINT). `str.isdigit` alone passes "²", which `int` refuses, and
+    `int` refuses more than 4300 digits."""
     if not token:
         return 0
-    if not token.isdigit():
+    digits = token.isascii() and token.isdigit() and len(token) <= len(str(INT64_MAX))
+    if not digits or int(token) > INT64_MAX:
         raise InvalidArgument.field("page_token", "is not a token from a previous page")
     return int(token)
 

@@ -7,7 +7,13 @@ Each flag keeps only the keys of flagd's flag definition (`FLAG_FIELDS`); `sourc
 
 Documents are immutable by convention: every method returns a new document and never hands out
 a reference another document shares (`copy.deepcopy` of what goes in and out). Equality is JSON
-equality, which is what decides whether a write changed anything.
+equality, type-strict (`same_json`: `true` is not `1`), which is what decides whether a write
+changed anything.
+
+Every document holds whole numbers as integers (`values.normalized`), whatever brought it in: a
+flagd file imported or loaded at start, the admin API, or a revision stored before this rule.
+flagd reads every JSON number as a float64, so its files say `10.0` or `50.0` and mean 10 and 50,
+which the in-process engine only takes as integers.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from services.flags.values import normalized
 
 FLAG_FIELDS = ("state", "variants", "defaultVariant", "targeting", "metadata")
 IGNORED_FLAG_FIELDS = ("source", "selector")
@@ -39,19 +47,26 @@ class FlagSetDocument:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Json]) -> FlagSetDocument:
-        """From a document already checked by `validation.check_document` (map form)."""
+        """From a document already checked by `validation.check_document` (map form); numbers
+        normalized (`normalized` copies as it goes, so nothing is shared with `data`)."""
         flags = {
-            key: {name: copy.deepcopy(value) for name, value in definition.items()}
+            key: {
+                name: normalized(value)
+                for name, value in definition.items()
+                if name not in IGNORED_FLAG_FIELDS
+            }
             for key, definition in data.get("flags", {}).items()
         }
-        for definition in flags.values():
-            for name in IGNORED_FLAG_FIELDS:
-                definition.pop(name, None)
         return cls(
             flags=flags,
-            evaluators=copy.deepcopy(dict(data.get("$evaluators") or {})),
-            metadata=copy.deepcopy(dict(data.get("metadata") or {})),
+            evaluators=normalized(dict(data.get("$evaluators") or {})),
+            metadata=normalized(dict(data.get("metadata") or {})),
         )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FlagSetDocument):
+            return NotImplemented
+        return same_json(self.to_json(), other.to_json())
 
     @classmethod
     def loads(cls, text: str) -> FlagSetDocument:
@@ -131,11 +146,23 @@ def wire_flag(
     return wire
 
 
+def same_json(first: Json, second: Json) -> bool:
+    """Equal as JSON, type-strict: Python's `==` has `True == 1` and `0 == False`, which would
+    take an edit from 1 to true for no change."""
+    return _canonical(first) == _canonical(second)
+
+
+def _canonical(value: Json) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def changes_between(before: Mapping[str, Json], after: Mapping[str, Json]) -> dict[str, str]:
     """flagd's change types per key of two flag maps: write (added), update, delete."""
     changes = {key: "write" for key in after if key not in before}
     changes.update({key: "delete" for key in before if key not in after})
-    changes.update({key: "update" for key in after if key in before and after[key] != before[key]})
+    changes.update(
+        {key: "update" for key in after if key in before and not same_json(after[key], before[key])}
+    )
     return dict(sorted(changes.items()))
 
 
@@ -148,5 +175,6 @@ __all__ = [
     "changes_between",
     "flag_set_id_of",
     "inline_evaluators",
+    "same_json",
     "wire_flag",
 ]

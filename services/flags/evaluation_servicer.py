@@ -6,8 +6,9 @@ service's port. Their messages are the provider wheel's generated stubs
 v2 leaves `value` and `variant` unset when there is none (DISABLED, or DEFAULT without a
 default variant), so clients substitute their code default; zero values (false, "", 0) are
 real values and are set. v1 keeps flagd's older answers: DISABLED with zero value and empty
-variant, and NOT_FOUND when no variant was chosen. Each call's selector is its
-`flagd-selector` header.
+variant, and NOT_FOUND when no variant was chosen. v1's ResolveAll leaves out, as flagd's
+ResolveAllValues does, disabled flags and flags without a default variant (an OFREP bulk
+evaluation, built on it, lists neither). Each call's selector is its `flagd-selector` header.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from openfeature.schemas.protobuf.flagd.evaluation.v1 import evaluation_pb2_grpc
 from openfeature.schemas.protobuf.flagd.evaluation.v2 import evaluation_pb2 as v2
 from openfeature.schemas.protobuf.flagd.evaluation.v2 import evaluation_pb2_grpc as v2_grpc
 
+from services.flags.document import DISABLED
 from services.flags.evaluation import (
     Evaluator,
     FlagNotFound,
@@ -181,8 +183,8 @@ class EvaluationV1Servicer(_Evaluating, v1_grpc.ServiceServicer):
         response = v1.ResolveAllResponse(metadata=to_struct(view.set_metadata))
         for key, flag in view.flags.items():
             kind = kind_of(flag["variants"])
-            if kind is None or not flag.get("defaultVariant"):
-                continue  # as flagd: flags without a default variant are left out
+            if kind is None or flag["state"] == DISABLED or not flag.get("defaultVariant"):
+                continue  # as flagd: disabled flags and those without a default are left out
             response.flags[key].CopyFrom(self._any_flag(key, kind, attributes, view, selector))
         return response
 

@@ -200,6 +200,7 @@ class FlagStore:
                     reason="REVISION_MISMATCH",
                 )
             after = change(flag_set_id, before)
+            # Type-strict (FlagSetDocument.__eq__): an edit from 1 to true is a change.
             if after != (before.document if before else None):
                 revision, stored = await tx.record(
                     flag_set_id, before, after, kind, by, source_digest

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.flags.document import same_json
 from services.flags.selector import Selector
 from services.flags.state import FlagState
 
@@ -63,7 +64,7 @@ async def flag_snapshots(state: FlagState, selector: Selector) -> AsyncIterator[
         while not watch.closed:
             await watch.wait(None)
             latest = state.snapshot.view(selector)
-            if not watch.closed and latest.flags != view.flags:
+            if not watch.closed and not same_json(latest.flags, view.flags):
                 view = latest
                 yield view.payload
 

@@ -4,8 +4,10 @@ Two kinds of findings:
 
 - errors: what flagd's schema or the in-process engine would refuse (not JSON, a missing or
   unknown field, a `state` other than ENABLED/DISABLED, variants of mixed types, a
-  `defaultVariant` that is not one of the variants, non-scalar metadata). A document with
-  errors is never stored, wherever it comes from.
+  `defaultVariant` that is not one of the variants, non-scalar metadata), and what clients could
+  not be sent (an integer variant outside int64, a variant nested deeper than a Struct carries,
+  a document nested deeper than the checks walk). A document with errors is never stored,
+  wherever it comes from.
 - targeting problems: JsonLogic that cannot evaluate (an unknown operator, a `$ref` to no
   evaluator, nested references, more than one operation at the top). Writes through the admin
   API refuse them too. Flag files loaded at start (`FLAGS_SOURCE_FILES`) only log them unless
@@ -25,7 +27,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +45,7 @@ from services.flags.document import (
     Json,
     wire_flag,
 )
+from services.flags.values import INT64_MAX, INT64_MIN
 from svckit.errors import FieldViolation, InvalidArgument
 
 FLAG_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
@@ -49,6 +53,16 @@ FLAG_SET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 TOP_LEVEL_FIELDS = ("$schema", "flags", "$evaluators", "metadata")
 MAX_DEPTH = 64
 """Deepest JsonLogic nesting accepted (the engine evaluates recursively)."""
+MAX_VALUE_DEPTH = 32
+"""Nested objects and arrays an object variant may hold, counting itself: it is answered as a
+google.protobuf.Struct (three message levels per JSON level), and receivers stop parsing at 100
+message levels, so ResolveAll and GetFlagSet answers with a 33-deep variant fail to parse (the
+reasoning of gateway/openai/structs.py's MAX_DEPTH)."""
+MAX_DOCUMENT_DEPTH = 256
+"""Deepest nesting of a whole document, well above every field's own limit (so those name their
+field, even some way past it); it keeps what walks a document recursively (the checks, copies,
+`json.dumps`) within Python's stack, wherever the value sits."""
+TOO_DEEP = f"is nested more than {MAX_DOCUMENT_DEPTH} levels deep"
 
 SPECIAL_FORMS = frozenset(
     {"if", "?:", "and", "or", "filter", "reduce", "map", "all", "some", "none"}
@@ -97,6 +111,13 @@ def parse_document(text: str) -> tuple[FlagSetDocument | None, Findings]:
         data = json.loads(text, parse_constant=_refuse_constant)
     except ValueError as exc:
         findings.error("flagd_json", f"is not valid JSON: {exc}")
+        return None, findings
+    except RecursionError:  # the decoder recurses: it gives up near a thousand levels
+        findings.error("flagd_json", TOO_DEEP)
+        return None, findings
+    problem = _document_problem(data)
+    if problem is not None:
+        findings.error("flagd_json", problem)
         return None, findings
     return check_document(data, findings)
 
@@ -222,8 +243,12 @@ def _check_variants(variants: Json, path: str, findings: Findings) -> None:
         kind = _value_kind(value)
         if kind is None:
             findings.error(f"{path}.{name}", "must be a boolean, string, number or object")
-        else:
-            kinds.add(kind)
+            continue
+        kinds.add(kind)
+        if _outside_int64(value):
+            findings.error(f"{path}.{name}", "is outside the 64-bit range ResolveInt answers in")
+        elif _deeper_than(value, MAX_VALUE_DEPTH):
+            findings.error(f"{path}.{name}", f"is nested more than {MAX_VALUE_DEPTH} levels deep")
     if len(kinds) > 1:
         findings.error(path, f"values must all be of one type, found {', '.join(sorted(kinds))}")
 
@@ -307,7 +332,9 @@ def _value_kind(value: Json) -> str | None:
         return "boolean"
     if isinstance(value, str):
         return "string"
-    if isinstance(value, int | float):
+    if isinstance(value, int):  # math.isfinite would overflow on a huge one
+        return "number"
+    if isinstance(value, float):
         return "number" if math.isfinite(value) else None
     if isinstance(value, dict):
         return "object"
@@ -318,6 +345,43 @@ def _is_scalar(value: Any) -> bool:
     return _value_kind(value) in {"boolean", "string", "number"}
 
 
+def _is_integer(value: Json) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _outside_int64(value: Json) -> bool:
+    # A whole float out there stays a float (values.normalized); an integer cannot be answered.
+    return _is_integer(value) and not INT64_MIN <= value <= INT64_MAX
+
+
+def _document_problem(data: Json) -> str | None:
+    """What nothing below may meet: nesting past MAX_DOCUMENT_DEPTH, or an integer no float64
+    holds (flagd reads every number as one; a Struct, answering it, raises OverflowError)."""
+    for item, depth in _nodes(data):
+        if isinstance(item, dict | list) and depth > MAX_DOCUMENT_DEPTH:
+            return TOO_DEEP
+        if _is_integer(item) and abs(item) > sys.float_info.max:
+            return "holds an integer too large for a JSON number (a float64)"
+    return None
+
+
+def _deeper_than(value: Json, limit: int) -> bool:
+    """More than `limit` levels of objects and arrays, counting `value` itself."""
+    return any(isinstance(item, dict | list) and depth > limit for item, depth in _nodes(value))
+
+
+def _nodes(value: Json) -> Iterator[tuple[Json, int]]:
+    """Every value in `value`, with its depth (`value` is 1)."""
+    # A loop, not recursion: the point is to judge nesting before anything recursive meets it.
+    pending: list[tuple[Json, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        yield item, depth
+        if isinstance(item, dict | list):
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+
+
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON number")
 
@@ -326,6 +390,8 @@ __all__ = [
     "FLAG_KEY",
     "FLAG_SET_ID",
     "KNOWN_OPERATORS",
+    "MAX_DOCUMENT_DEPTH",
+    "MAX_VALUE_DEPTH",
     "Findings",
     "check_document",
     "check_flag",

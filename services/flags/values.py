@@ -15,6 +15,8 @@ from typing import Any
 from google.protobuf.struct_pb2 import NULL_VALUE, ListValue, Struct, Value
 from openfeature.contrib.tools.flagd.core.targeting.custom_ops import normalize_numbers
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
 
 def from_struct(struct: Struct) -> dict[str, Any]:
     result: dict[str, Any] = normalize_numbers(
@@ -62,7 +64,16 @@ def to_value(item: Any) -> Value:
 
 
 def normalized(item: Any) -> Any:
-    return normalize_numbers(item)
+    """A copy of a flag document's JSON with whole floats as integers, as flagd (which reads
+    every number as a float64) answers them: `10.0` is ResolveInt's 10 and a fractional weight.
+    Only within int64, what ResolveInt answers; a larger whole number stays a float."""
+    if isinstance(item, dict):
+        return {key: normalized(value) for key, value in item.items()}
+    if isinstance(item, list | tuple):
+        return [normalized(value) for value in item]
+    if isinstance(item, float) and item.is_integer() and INT64_MIN <= item <= INT64_MAX:
+        return int(item)
+    return item
 
 
 def _list(items: list[Any]) -> ListValue:
@@ -71,4 +82,12 @@ def _list(items: list[Any]) -> ListValue:
     return result
 
 
-__all__ = ["from_struct", "from_value", "normalized", "to_struct", "to_value"]
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "from_struct",
+    "from_value",
+    "normalized",
+    "to_struct",
+    "to_value",
+]

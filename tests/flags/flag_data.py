@@ -43,3 +43,11 @@ def boolean_flag(default: str = "on", **extra: Any) -> dict[str, Any]:
         "defaultVariant": default,
         **extra,
     }
+
+
+def nested(depth: int) -> Any:
+    """An object `depth` levels deep, counting itself."""
+    node: Any = 1
+    for _ in range(depth):
+        node = {"a": node}
+    return node

@@ -13,7 +13,7 @@ from switchboard.flags.v1 import flags_service_pb2 as pb
 
 from .conftest import START, FakeClock, StartFlags
 from .flag_calls import details, flag_message, import_set, struct
-from .flag_data import CHECKOUT, boolean_flag
+from .flag_data import CHECKOUT, boolean_flag, nested
 
 
 async def test_import_get_export_round_trip(start_flags: StartFlags) -> None:
@@ -40,6 +40,13 @@ async def test_import_get_export_round_trip(start_flags: StartFlags) -> None:
          "flags.f.targeting", "unknown operator 'nope'"),
         (json.dumps({"flags": {"f": boolean_flag(default="maybe")}}),
          "flags.f.defaultVariant", "'maybe' is not one of the variants (off, on)"),
+        ("[" * 5000 + "]" * 5000, "flagd_json", "is nested more than 256 levels deep"),
+        (json.dumps({"flags": {"f": {"state": "ENABLED", "variants": {"v": 2**63},
+                                     "defaultVariant": "v"}}}),
+         "flags.f.variants.v", "is outside the 64-bit range"),
+        (json.dumps({"flags": {"f": {"state": "ENABLED", "variants": {"v": nested(33)},
+                                     "defaultVariant": "v"}}}),
+         "flags.f.variants.v", "is nested more than 32 levels deep"),
     ],
 )  # fmt: skip
 async def test_bad_documents_are_refused_with_the_reason_and_nothing_is_stored(
@@ -249,6 +256,18 @@ async def test_revisions_page_through_the_audit_list(start_flags: StartFlags) ->
     assert first.next_page_token == "3"
     assert [r.revision for r in second.revisions] == [2, 1]
     assert second.next_page_token == ""
+
+
+@pytest.mark.parametrize("token", ["²", "x1", "9" * 20, "9223372036854775808", "9" * 5000])
+async def test_a_page_token_not_from_a_previous_page_is_refused(
+    start_flags: StartFlags, token: str
+) -> None:
+    async with start_flags() as flags:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await flags.admin.ListRevisions(pb.ListRevisionsRequest(page_token=token))
+
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert details(refused.value)[1] == {"page_token": "is not a token from a previous page"}
 
 
 async def test_the_kill_switch_disables_and_reenables_a_flag(start_flags: StartFlags) -> None:

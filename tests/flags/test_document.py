@@ -7,6 +7,7 @@ from services.flags.document import (
     changes_between,
     flag_set_id_of,
     inline_evaluators,
+    same_json,
     wire_flag,
 )
 
@@ -81,3 +82,23 @@ def test_changes_use_flagds_words() -> None:
     after = {"kept": {"a": 1}, "changed": {"a": 2}, "new": {"a": 1}}
 
     assert changes_between(before, after) == {"changed": "update", "gone": "delete", "new": "write"}
+
+
+def test_equality_is_type_strict_json_equality() -> None:
+    numbers = FlagSetDocument.from_json({"flags": {"f": boolean_flag(), "n": {"v": {"on": 1}}}})
+    booleans = FlagSetDocument.from_json({"flags": {"f": boolean_flag(), "n": {"v": {"on": True}}}})
+    reordered = FlagSetDocument.from_json({"flags": {"n": {"v": {"on": 1}}, "f": boolean_flag()}})
+
+    assert numbers != booleans
+    assert numbers == reordered
+    assert same_json({"a": [0, 1]}, {"a": [0, 1]})
+    assert not same_json({"a": [0, 1]}, {"a": [False, True]})
+    assert changes_between({"n": {"on": 1}}, {"n": {"on": True}}) == {"n": "update"}
+
+
+def test_documents_hold_whole_numbers_as_integers_even_when_stored_before() -> None:
+    stored = '{"flags": {"n": {"state": "ENABLED", "variants": {"ten": 10.0}}}}'
+
+    document = FlagSetDocument.loads(stored)
+
+    assert document.dumps() == '{"flags": {"n": {"state": "ENABLED", "variants": {"ten": 10}}}}'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from services.flags.evaluation import (
 )
 from services.flags.selector import Selector, SelectorKind
 from services.flags.snapshot import Snapshot, StoredSet
+from services.flags.validation import parse_document
 
 T = datetime(2026, 11, 27, tzinfo=UTC)
 FLAGS: dict[str, Any] = {
@@ -195,3 +197,24 @@ def test_a_flags_type_comes_from_its_variants() -> None:
     assert kind_of({"a": 1}) is ValueKind.FLOAT
     assert kind_of({"a": {"b": 1}}) is ValueKind.OBJECT
     assert kind_of({"a": [1]}) is None
+
+
+def test_a_flagd_file_with_whole_number_floats_answers_as_flagd_does() -> None:
+    # flagd reads every number as a float64: 10.0 is ResolveInt's 10, 50.0 a split weight.
+    text = json.dumps({"flags": {
+        "limit": {"state": "ENABLED", "variants": {"ten": 10.0, "twenty": 20.0},
+                  "defaultVariant": "ten"},
+        "exp": {"state": "ENABLED", "variants": {"a": "A", "b": "B"}, "defaultVariant": "a",
+                "targeting": {"fractional": [["a", 50.0], ["b", 50.0]]}},
+    }})  # fmt: skip
+    document, _ = parse_document(text)
+    assert document is not None
+    snapshot = Snapshot(1, (StoredSet("file", document, 1, 1, T, T),))
+    flags = Evaluator(lambda: snapshot, {})
+
+    limit = flags.resolve("limit", ValueKind.INTEGER)
+    split = {flags.resolve("exp", ValueKind.STRING, {"targetingKey": f"user-{i}"}).variant
+             for i in range(50)}  # fmt: skip
+
+    assert (limit.value, limit.variant, limit.reason) == (10, "ten", "STATIC")
+    assert split == {"a", "b"}

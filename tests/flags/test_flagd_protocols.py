@@ -22,7 +22,7 @@ from services.flags.revision import Authorship, RevisionKind
 
 from .conftest import RunningFlags, StartFlags
 from .flag_calls import flag_message, import_set, struct
-from .flag_data import CHECKOUT, boolean_flag
+from .flag_data import CHECKOUT, boolean_flag, nested
 
 WAIT = 10.0
 BASICS: dict[str, Any] = {
@@ -205,7 +205,7 @@ async def test_v1_keeps_flagds_older_answers(start_flags: StartFlags) -> None:
     assert no_default.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_resolve_all_lists_every_flag_with_a_default(start_flags: StartFlags) -> None:
+async def test_resolve_all_lists_every_enabled_flag_with_a_default(start_flags: StartFlags) -> None:
     async with start_flags() as flags:
         await serve_basics(flags)
         answer = await flags.v1.ResolveAll(
@@ -215,6 +215,7 @@ async def test_resolve_all_lists_every_flag_with_a_default(start_flags: StartFla
 
     listed = answer.flags
     assert "no-default" not in listed
+    assert "disabled" not in listed  # as flagd's ResolveAllValues
     assert (listed["bool"].bool_value, listed["bool"].variant, listed["bool"].reason) == (
         True,
         "on",
@@ -223,12 +224,79 @@ async def test_resolve_all_lists_every_flag_with_a_default(start_flags: StartFla
     assert listed["zero-int"].double_value == 0
     assert listed["zero-string"].string_value == ""
     assert MessageToDict(listed["object"].object_value) == {}
-    assert listed["disabled"].reason == "DISABLED"
-    assert listed["disabled"].variant == ""
     assert listed["broken"].reason == "ERROR"
     assert listed["broken"].bool_value is False
     assert MessageToDict(listed["bool"].metadata) == {"flagSetId": "basics", "version": 2.0}
     assert MessageToDict(answer.metadata) == {"flagSetId": "basics", "version": 2.0}
+
+
+async def test_an_imported_file_with_whole_number_floats_answers_integers_and_splits(
+    start_flags: StartFlags,
+) -> None:
+    text = json.dumps({"flags": {
+        "limit": {"state": "ENABLED", "variants": {"ten": 10.0}, "defaultVariant": "ten"},
+        "exp": {"state": "ENABLED", "variants": {"a": "A", "b": "B"}, "defaultVariant": "a",
+                "targeting": {"fractional": [["a", 50.0], ["b", 50.0]]}},
+    }})  # fmt: skip
+    async with start_flags() as flags:
+        await flags.admin.ImportFlagSet(
+            pb.ImportFlagSetRequest(flag_set_id="file", flagd_json=text, author="ann")
+        )
+        limit = await flags.v2.ResolveInt(v2.ResolveIntRequest(flag_key="limit"))
+        variants = set()
+        for i in range(30):
+            context = struct({"targetingKey": f"user-{i}"})
+            split = await flags.v2.ResolveString(
+                v2.ResolveStringRequest(flag_key="exp", context=context)
+            )
+            variants.add((split.variant, split.reason))
+
+    assert (limit.value, limit.variant, limit.reason) == (10, "ten", "STATIC")
+    assert variants == {("a", "TARGETING_MATCH"), ("b", "TARGETING_MATCH")}
+
+
+async def test_the_deepest_object_variant_allowed_reaches_every_client(
+    start_flags: StartFlags,
+) -> None:
+    deepest = nested(32)
+    document = {"flags": {"deep": {"state": "ENABLED", "variants": {"v": deepest},
+                                   "defaultVariant": "v"}}}  # fmt: skip
+    async with start_flags() as flags:
+        await import_set(flags.admin, "deep", document)
+        single = await flags.v2.ResolveObject(v2.ResolveObjectRequest(flag_key="deep"))
+        every = await flags.v1.ResolveAll(v1.ResolveAllRequest())
+        stored = await flags.admin.GetFlagSet(pb.GetFlagSetRequest(flag_set_id="deep"))
+
+    assert MessageToDict(single.value) == MessageToDict(every.flags["deep"].object_value)
+    assert MessageToDict(stored.flag_set.flags[0].variants["v"]) == MessageToDict(single.value)
+    assert json.dumps(MessageToDict(single.value)).count("{") == 32
+
+
+async def test_an_edit_from_numbers_to_booleans_reaches_both_streams(
+    start_flags: StartFlags,
+) -> None:
+    numbers = {"state": "ENABLED", "variants": {"on": 1, "off": 0}, "defaultVariant": "on"}
+    booleans = {**numbers, "variants": {"on": True, "off": False}}
+    async with start_flags() as flags:
+        await import_set(flags.admin, "web", {"flags": {"beta": numbers}})
+        events = flags.v2.EventStream(v2.EventStreamRequest())
+        snapshots = flags.sync.SyncFlags(sync_pb2.SyncFlagsRequest())
+        await next_message(events)
+        await next_message(snapshots)
+        edited = await flags.admin.UpdateFlag(
+            pb.UpdateFlagRequest(flag_set_id="web", flag=flag_message("beta", booleans), author="a")
+        )
+        event = await next_message(events)
+        snapshot = await next_message(snapshots)
+        events.cancel()
+        snapshots.cancel()
+
+    assert edited.changed
+    assert MessageToDict(event.data) == {"flags": {"beta": {"type": "update"}}}
+    assert json.loads(snapshot.flag_configuration)["flags"]["beta"]["variants"] == {
+        "on": True,
+        "off": False,
+    }
 
 
 async def next_message(stream: Any) -> Any:

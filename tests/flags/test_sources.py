@@ -88,3 +88,16 @@ async def test_targeting_problems_warn_unless_strict(
         await load_sources(store, (f"f={flagd_style}",), strict=True)
     assert await load_sources(store, (f"f={flagd_style}",), strict=False) == 1
     assert "unknown operator 'nope'" in caplog.text
+
+
+async def test_a_file_with_whole_number_floats_is_stored_with_integers(
+    store: FlagStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "limits.json"
+    path.write_text('{"flags": {"limit": {"state": "ENABLED", "variants": {"ten": 10.0},'
+                    ' "defaultVariant": "ten"}}}')  # fmt: skip
+
+    await load_sources(store, (f"limits={path}",), strict=True)
+
+    stored = (await store.get("limits")).document
+    assert '"variants": {"ten": 10}' in stored.dumps()

@@ -4,6 +4,7 @@ many concurrent writers losing nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -220,3 +221,28 @@ async def test_concurrent_writers_lose_no_revision(database_url: str, engine: As
     # Each revision's content has exactly one more flag than the one before it.
     sizes = [len((await first.get_revision(i)).document.flags) for i in range(1, total + 2)]  # type: ignore[union-attr]
     assert sizes == list(range(total + 1))
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [({"on": 1, "off": 0}, {"on": True, "off": False}),
+     ({"a": {"enabled": 1}}, {"a": {"enabled": True}})],
+)  # fmt: skip
+async def test_an_edit_from_numbers_to_booleans_is_a_change(
+    store: FlagStore, before: dict[str, object], after: dict[str, object]
+) -> None:
+    def flag(variants: dict[str, object]) -> dict[str, object]:
+        return {"state": "ENABLED", "variants": variants, "defaultVariant": next(iter(variants))}
+
+    await store.write("a", edits.create_set({}, {}), kind=RevisionKind.CREATE_SET, by=ANN)
+    await store.write("a", edits.create_flag("f", flag(before)), kind=RevisionKind.CREATE_FLAG,
+                      by=ANN)  # fmt: skip
+
+    edited = await store.write(
+        "a", edits.update_flag("f", flag(after)), kind=RevisionKind.UPDATE_FLAG, by=BOB
+    )
+
+    assert edited.changed
+    assert edited.revision.changes == {"f": "update"}
+    stored = (await store.get("a")).document.flags["f"]["variants"]
+    assert json.dumps(stored) == json.dumps(after)

@@ -14,7 +14,7 @@ from services.flags.validation import (
 )
 from svckit.errors import InvalidArgument
 
-from .flag_data import CHECKOUT, boolean_flag, checkout_json
+from .flag_data import CHECKOUT, boolean_flag, checkout_json, nested
 
 
 def errors_of(text: str) -> dict[str, str]:
@@ -208,3 +208,60 @@ def test_flag_set_ids_may_hold_slashes_like_file_names() -> None:
         check_flag_set_id("../etc passwd")
     with pytest.raises(InvalidArgument):
         check_flag_set_id("")
+
+
+def test_whole_number_floats_become_integers_as_flagd_reads_them() -> None:
+    weights = {"fractional": [["ten", 50.0], ["big", 50.0]]}
+    text = with_flag("limit", {"state": "ENABLED", "variants": {"ten": 10.0, "big": 1e19},
+                               "defaultVariant": "ten", "targeting": weights})  # fmt: skip
+    document, findings = parse_document(text)
+
+    assert findings.errors == []
+    assert document is not None
+    variants = document.flags["limit"]["variants"]
+    assert (variants["ten"], type(variants["ten"])) == (10, int)
+    assert type(variants["big"]) is float  # beyond int64: stays flagd's float64
+    assert json.dumps(document.flags["limit"]["targeting"]) == (
+        '{"fractional": [["ten", 50], ["big", 50]]}'
+    )
+
+
+def test_json_nested_past_what_the_decoder_or_checks_take_is_refused() -> None:
+    assert errors_of("[" * 5000 + "]" * 5000) == {
+        "flagd_json": "is nested more than 256 levels deep"
+    }
+    assert errors_of(with_flag("f", {"state": "ENABLED", "variants": {"v": nested(400)},
+                                     "defaultVariant": "v"})) == {
+        "flagd_json": "is nested more than 256 levels deep"
+    }  # fmt: skip
+    huge = '{"flags": {}, "metadata": {"n": 1' + "0" * 400 + "}}"
+    assert errors_of(huge) == {
+        "flagd_json": "holds an integer too large for a JSON number (a float64)"
+    }
+
+
+def test_object_variants_deeper_than_a_struct_carries_are_refused() -> None:
+    def variant_errors(value: Any) -> dict[str, str]:
+        return errors_of(with_flag("f", {"state": "ENABLED", "variants": {"v": value},
+                                         "defaultVariant": "v"}))  # fmt: skip
+
+    assert variant_errors(nested(32)) == {}
+    assert variant_errors(nested(33)) == {
+        "flags.f.variants.v": "is nested more than 32 levels deep"
+    }
+    assert variant_errors([nested(200)]) == {
+        "flags.f.variants.v": "must be a boolean, string, number or object"
+    }
+
+
+def test_integer_variants_outside_int64_are_refused() -> None:
+    def variant_errors(*values: int) -> dict[str, str]:
+        variants = {f"v{i}": value for i, value in enumerate(values)}
+        return errors_of(with_flag("f", {"state": "ENABLED", "variants": variants,
+                                         "defaultVariant": "v0"}))  # fmt: skip
+
+    assert variant_errors(2**63 - 1, -(2**63)) == {}
+    assert variant_errors(1, 2**63, -(2**63) - 1) == {
+        "flags.f.variants.v1": "is outside the 64-bit range ResolveInt answers in",
+        "flags.f.variants.v2": "is outside the 64-bit range ResolveInt answers in",
+    }

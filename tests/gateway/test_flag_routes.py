@@ -198,6 +198,30 @@ async def test_ofrep_bulk_answers_every_flag_with_an_etag(stack: Stack) -> None:
     assert again.status_code == 304
 
 
+async def test_a_disabled_flag_leaves_the_bulk_answer_and_alone_answers_disabled(
+    stack: Stack,
+) -> None:
+    body = {"context": {"targetingKey": "user-1"}}
+    async with admin(stack) as http:
+        killed = await http.post(f"/v1/flags/sets/{FLAG_SET}/flags/retries:disable", json={})
+    assert killed.status_code == 200, killed.text
+    async with httpx.AsyncClient(base_url=stack.origin, timeout=10) as http:
+        bulk = await http.post("/ofrep/v1/evaluate/flags", json=body, headers=stack.auth("acme"))
+        alone = await http.post(
+            "/ofrep/v1/evaluate/flags/retries", json=body, headers=stack.auth("acme")
+        )
+    assert bulk.status_code == 200
+    assert [flag["key"] for flag in bulk.json()["flags"]] == sorted(
+        set(FLAGS["flags"]) - {"retries"}
+    )  # as flagd's OFREP: its bulk evaluation leaves disabled flags out
+    assert alone.status_code == 200
+    assert alone.json() == {"key": "retries", "reason": "DISABLED", "variant": "", "metadata": {}}
+    context = EvaluationContext(targeting_key="user-1")
+    retries = provider(stack).resolve_integer_details
+    answer = await asyncio.to_thread(retries, "retries", 7, context)
+    assert (answer.value, answer.reason) == (7, Reason.DISABLED)  # an integer flag, too
+
+
 async def test_the_kill_switch_reaches_ofrep_clients(stack: Stack) -> None:
     ofrep = provider(stack)
     context = EvaluationContext(targeting_key="beta-1")
