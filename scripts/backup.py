@@ -7,8 +7,9 @@
             Without --service or --url: every service (cost, router, flags, prompts, gateway),
             each resolved from its environment (`<SERVICE>_DATABASE_URL`, else
             `<SERVICE>_SQLITE_PATH`) exactly as the service resolves it.
-    restore FILE (--service NAME | --url URL)
-            Checks the file against its manifest, then replaces the target database's contents.
+    restore FILE (--service NAME | --url URL --name NAME)
+            Checks the file against its manifest, and that the backup is of that service or
+            name, then replaces the target database's contents.
             Stop the service's writers first (docs/runbooks/disaster-recovery.md).
     verify  FILE [--scratch-url URL]
             Restores into a scratch database (PostgreSQL: a new database on the server of
@@ -69,8 +70,13 @@ async def dump_database(name: str, target: Target, directory: Path, now: datetim
     return final
 
 
-async def restore_backup(dump: Path, target: Target) -> Manifest:
+async def restore_backup(dump: Path, target: Target, name: str) -> Manifest:
+    """Restores `dump` into `target`, which must be the database the backup was taken of:
+    `name` (the service, or --name with --url) must be the manifest's, so one service's backup
+    never replaces another's database."""
     manifest = read_manifest(dump)
+    if manifest.name != name:
+        raise BackupError(f"{dump} is a backup of {manifest.name!r}, not of {name!r}")
     if manifest.kind != target.kind:
         raise BackupError(f"{dump} is a {manifest.kind} backup; the target is {target.kind}")
     if target.kind == "postgresql":
@@ -106,10 +112,14 @@ def _targets(args: argparse.Namespace, environ: Mapping[str, str]) -> list[tuple
     return [(service, target_of_service(service, environ)) for service in services]
 
 
-def _target(args: argparse.Namespace, environ: Mapping[str, str]) -> Target:
+def _target(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str, Target]:
     if bool(args.url) == bool(args.service):
         raise BackupError("give exactly one of --url and --service")
-    return target_of_url(args.url) if args.url else target_of_service(args.service, environ)
+    if args.url:
+        if not args.name:
+            raise BackupError("--url needs --name (the name the backup was taken under)")
+        return args.name, target_of_url(args.url)
+    return args.service, target_of_service(args.service, environ)
 
 
 async def run(args: argparse.Namespace, environ: Mapping[str, str], now: datetime) -> int:
@@ -119,8 +129,8 @@ async def run(args: argparse.Namespace, environ: Mapping[str, str], now: datetim
             print(f"dumped {name} ({target.redacted}) to {path}")
         return 0
     if args.command == "restore":
-        target = _target(args, environ)
-        manifest = await restore_backup(args.file, target)
+        name, target = _target(args, environ)
+        manifest = await restore_backup(args.file, target, name)
         print(f"restored {args.file} ({len(manifest.tables)} tables) into {target.redacted}")
         return 0
     if args.command == "verify":
@@ -147,6 +157,7 @@ def parser() -> argparse.ArgumentParser:
     restore.add_argument("file", type=Path)
     restore.add_argument("--service", choices=SERVICES)
     restore.add_argument("--url")
+    restore.add_argument("--name", help="with --url: the backup's name, which must match")
     verify = commands.add_parser("verify", help="restore into a scratch database and compare")
     verify.add_argument("file", type=Path)
     verify.add_argument("--scratch-url", help="PostgreSQL server to create the scratch on")

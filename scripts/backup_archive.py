@@ -133,8 +133,9 @@ def prune(
     directory: Path, now: datetime, *, keep_days: int = RETENTION_DAYS, keep_last: int = 1
 ) -> list[Path]:
     """Delete dumps (and manifests) older than `keep_days`, except each database's newest
-    `keep_last`: an old backup is still better than none when dumps have stopped. Returns the
-    deleted dumps."""
+    `keep_last` complete ones (with a manifest: restore and verify refuse a dump without one):
+    an old backup is still better than none when dumps have stopped. Returns the deleted
+    dumps."""
     cutoff = now - timedelta(days=keep_days)
     deleted: list[Path] = []
     for folder in sorted(p for p in directory.iterdir() if p.is_dir()):
@@ -142,8 +143,10 @@ def prune(
             ((when, p) for p in folder.iterdir() if (when := dump_time(p)) is not None),
             reverse=True,
         )
-        for when, dump in dated[keep_last:]:
-            if when < cutoff:
+        complete = [dump for _, dump in dated if manifest_path(dump).exists()]
+        kept = set(complete[:keep_last])
+        for when, dump in dated:
+            if dump not in kept and when < cutoff:
                 manifest_path(dump).unlink(missing_ok=True)
                 dump.unlink()
                 deleted.append(dump)

@@ -161,7 +161,7 @@ async def test_a_damaged_dump_is_neither_verified_nor_restored(
         handle.write(b"\x00\x01\x02")
     await database.execute("DELETE FROM backup_probe")
     verified = await cli(["verify", str(dump), "--scratch-url", POSTGRES_ADMIN_URL])
-    restored = await cli(["restore", str(dump), "--url", place])
+    restored = await cli(["restore", str(dump), "--url", place, "--name", "router"])
     errors = capsys.readouterr().err
     assert (verified, restored) == (3, 3)
     assert "does not match its manifest" in errors
@@ -199,9 +199,12 @@ async def test_an_incomplete_dump_or_the_wrong_engine_is_refused(
     source = tmp_path / "flags.sqlite3"
     await fill_sqlite(source, "flags")
     dump = await dump_database("flags", target_of_url(f"sqlite:///{source}"), tmp_path, NOW)
-    wrong_engine = await cli(["restore", str(dump), "--url", "postgresql://postgres@127.0.0.1/x"])
+    postgres = "postgresql://postgres@127.0.0.1/x"
+    wrong_engine = await cli(["restore", str(dump), "--url", postgres, "--name", "flags"])
     manifest_path(dump).unlink()
-    incomplete = await cli(["restore", str(dump), "--url", f"sqlite:///{source}"])
+    incomplete = await cli(
+        ["restore", str(dump), "--url", f"sqlite:///{source}", "--name", "flags"]
+    )
     errors = capsys.readouterr().err
     assert (wrong_engine, incomplete) == (3, 3)
     assert "is a sqlite backup; the target is postgresql" in errors
@@ -222,7 +225,7 @@ async def test_passwords_never_reach_the_output_and_scratch_databases_are_droppe
     dump = only_dump(tmp_path, "keys")
     assert await cli(["verify", str(dump), "--scratch-url", scratch_url]) == 0
     assert await cli(["verify", str(dump)]) == 3  # a PostgreSQL dump needs a scratch server
-    assert await cli(["restore", str(dump), "--url", url]) == 0
+    assert await cli(["restore", str(dump), "--url", url, "--name", "keys"]) == 0
     captured = capsys.readouterr()
     assert "hunter2" not in captured.out + captured.err + manifest_path(dump).read_text()
     assert "***" in captured.out
@@ -235,7 +238,8 @@ async def test_pg_restore_failures_are_reported(
     await fill_postgres(postgres_url, "cost")
     dump = await dump_database("cost", target_of_url(postgres_url), tmp_path, NOW)
     missing = make_url(postgres_url).set(database="switchboard_no_such_database")
-    status = await cli(["restore", str(dump), "--url", missing.render_as_string(False)])
+    target = missing.render_as_string(False)
+    status = await cli(["restore", str(dump), "--url", target, "--name", "cost"])
     assert status == 3
     assert "pg_restore failed" in capsys.readouterr().err
 
@@ -352,3 +356,24 @@ async def scratch_databases() -> set[str]:
     finally:
         await connection.close()
     return {str(row[0]) for row in rows}
+
+
+async def test_a_backup_is_restored_only_into_the_database_it_was_taken_of(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cost, router = tmp_path / "cost.sqlite3", tmp_path / "router.sqlite3"
+    await fill_sqlite(cost, "cost")
+    await fill_sqlite(router, "router")
+    before = backup_sqlite.summarise_file(router)
+    dump = await dump_database("cost", target_of_url(f"sqlite:///{cost}"), tmp_path, NOW)
+    environ = {"ROUTER_SQLITE_PATH": str(router), "ROUTER_DATABASE_URL": ""}
+
+    into_router = await cli(["restore", str(dump), "--service", "router"], environ)
+    unnamed = await cli(["restore", str(dump), "--url", f"sqlite:///{router}"])
+    misnamed = await cli(["restore", str(dump), "--url", f"sqlite:///{router}", "--name", "x"])
+
+    assert (into_router, unnamed, misnamed) == (3, 3, 3)
+    errors = capsys.readouterr().err
+    assert "is a backup of 'cost', not of 'router'" in errors
+    assert "--url needs --name" in errors
+    assert backup_sqlite.summarise_file(router) == before

@@ -51,6 +51,17 @@ def test_the_newest_dump_of_each_database_survives_however_old(tmp_path: Path) -
     assert {p.name for p in tmp_path.rglob("*.pgdump")} == {stale.name, lone.name}
 
 
+def test_a_dump_without_its_manifest_does_not_count_as_the_one_kept(tmp_path: Path) -> None:
+    """A dump whose manifest was never written (the job killed while hashing it) cannot be
+    restored or verified: the newest complete one is what survives."""
+    complete = make_dump(tmp_path, "cost", 100)
+    incomplete = make_dump(tmp_path, "cost", 95)
+    manifest_path(incomplete).unlink()
+    deleted = prune(tmp_path, NOW)
+    assert deleted == [incomplete]
+    assert complete.exists()
+
+
 def test_files_that_are_not_dumps_are_left_alone(tmp_path: Path) -> None:
     make_dump(tmp_path, "prompts", 1)
     stranger = tmp_path / "prompts" / "notes.txt"
