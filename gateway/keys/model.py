@@ -33,6 +33,8 @@ NAME_MAX = 200
 """Longest tenant, user, tier or key name kept (the columns' width)."""
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_KEY_ID = re.compile(rf"^[0-9a-f]{{{ID_HEX_CHARS}}}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 """Tenant ids and tiers: they become rate-limit and cost dimensions, so no spaces or case."""
 
 _ID = re.compile(rf"^[0-9a-f]{{{ID_HEX_CHARS}}}$")
@@ -102,7 +104,9 @@ class NewKey:
         check_slug(v, "tier", self.tier)
         v.check(0 < len(self.user) <= NAME_MAX, "user", f"must be 1 to {NAME_MAX} characters")
         v.check(self.user.strip() == self.user, "user", "must not start or end with spaces")
+        v.check(not _CONTROL.search(self.user), "user", "must not hold control characters")
         v.check(len(self.name) <= NAME_MAX, "name", f"must be at most {NAME_MAX} characters")
+        v.check(not _CONTROL.search(self.name), "name", "must not hold control characters")
         v.check(bool(self.scopes), "scopes", f"must name at least one of {_listed(SCOPES)}")
         unknown = self.scopes - SCOPES
         v.check(not unknown, "scopes", f"unknown {_listed(unknown)}; known: {_listed(SCOPES)}")
@@ -120,12 +124,23 @@ def validate_tenant(tenant_id: str, name: str) -> None:
     v = Violations()
     check_slug(v, "id", tenant_id)
     v.check(len(name) <= NAME_MAX, "name", f"must be at most {NAME_MAX} characters")
+    v.check(not _CONTROL.search(name), "name", "must not hold control characters")
     v.raise_if_any()
+
+
+def is_key_id(text: str) -> bool:
+    """Whether `text` has the form of a key id; anything else names no key."""
+    return bool(_KEY_ID.match(text))
+
+
+def is_slug(text: str) -> bool:
+    """Whether `text` has the form of a tenant id (or a tier); anything else names none."""
+    return bool(_SLUG.match(text))
 
 
 def check_slug(v: Violations, field: str, value: str) -> None:
     v.check(
-        bool(_SLUG.match(value)),
+        is_slug(value),
         field,
         "must be 1 to 64 of a-z, 0-9, '_', '.', '-', starting with a letter or digit",
     )

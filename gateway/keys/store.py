@@ -95,6 +95,8 @@ class KeyStore:
         return tenant
 
     async def get_tenant(self, tenant_id: str) -> Tenant:
+        if not model.is_slug(tenant_id):
+            raise NotFound(f"tenant {tenant_id!r} not found")
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(tenants).where(tenants.c.id == tenant_id))).first()
         if row is None:
@@ -108,6 +110,8 @@ class KeyStore:
 
     async def set_tenant_disabled(self, tenant_id: str, disabled: bool) -> Tenant:
         """Disabling stops every key of the tenant without revoking them; enabling restores."""
+        if not model.is_slug(tenant_id):
+            raise NotFound(f"tenant {tenant_id!r} not found")
         async with self.engine.begin() as conn:
             statement = update(tenants).where(tenants.c.id == tenant_id)
             await conn.execute(statement.values(disabled=disabled))
@@ -146,6 +150,8 @@ class KeyStore:
 
     async def get_key(self, key_id: str, *, tenant: str | None = None) -> ApiKey:
         """The key `key_id`; with `tenant`, only if it belongs to that tenant."""
+        if not _can_exist(key_id, tenant):
+            raise NotFound("API key not found")
         async with self.engine.connect() as conn:
             row = (await conn.execute(_select_keys(tenant).where(api_keys.c.id == key_id))).first()
         if row is None:
@@ -154,6 +160,8 @@ class KeyStore:
 
     async def list_keys(self, tenant: str | None) -> list[ApiKey]:
         """The keys of `tenant` (None: of every tenant), oldest first, revoked ones included."""
+        if tenant is not None and not model.is_slug(tenant):
+            return []  # no tenant has that name (and PostgreSQL refuses some such strings)
         query = _select_keys(tenant).order_by(api_keys.c.created_at, api_keys.c.id)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
@@ -163,6 +171,8 @@ class KeyStore:
         """Revokes the key (idempotent: a second revocation keeps the first time). The UPDATE
         comes first so SQLite takes its write lock before reading, as PostgreSQL's row lock
         makes concurrent revocations wait and then find the key revoked."""
+        if not _can_exist(key_id, tenant):
+            raise NotFound("API key not found")
         confined = _confine(tenant)
         statement = (
             update(api_keys)
@@ -213,6 +223,12 @@ def _check_usable(key: ApiKey, now: datetime, *, disabled: bool) -> None:
         raise Unauthenticated("API key expired", reason="API_KEY_EXPIRED")
     if disabled:
         raise PermissionDenied("tenant disabled", reason="TENANT_DISABLED")
+
+
+def _can_exist(key_id: str, tenant: str | None) -> bool:
+    """Whether a key could have this id (and tenant): any other string is NOT_FOUND without a
+    query, as PostgreSQL refuses some of them (a NUL byte) with an error of its own."""
+    return model.is_key_id(key_id) and (tenant is None or model.is_slug(tenant))
 
 
 def _confine(tenant: str | None) -> Sequence[ColumnElement[bool]]:

@@ -289,3 +289,30 @@ async def test_a_platform_admin_reads_every_tenant(store: KeyStore) -> None:
     assert {k.tenant for k in await store.list_keys(everyone)} == {"platform", "globex"}
     revoked = await store.revoke_key(globex.key.id, tenant=tenant_filter(caller, "globex"))
     assert revoked.revoked_at is not None
+
+
+@pytest.mark.parametrize("odd", ["a\x00b", "abc", "ABCDEF012345", "x" * 500])
+async def test_ids_and_tenants_no_key_could_have_are_not_found_without_a_query(
+    store: KeyStore, odd: str
+) -> None:
+    """PostgreSQL refuses a NUL byte with an error of its own (a 500 before this)."""
+    created = await store.create_key(new_key())
+    with pytest.raises(NotFound):
+        await store.get_key(odd)
+    with pytest.raises(NotFound):
+        await store.revoke_key(odd)
+    with pytest.raises(NotFound):
+        await store.get_key(created.key.id, tenant=odd)
+    with pytest.raises(NotFound):
+        await store.get_tenant(odd)
+    assert await store.list_keys(odd) == []
+    assert (await store.get_key(created.key.id)).state(store.now()) is KeyState.ACTIVE
+
+
+async def test_control_characters_in_a_new_keys_user_or_name_are_refused(
+    store: KeyStore,
+) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        await store.create_key(replace(new_key(), user="a\x00b", name="line\nbreak"))
+    assert sorted(v.field for v in refused.value.violations) == ["name", "user"]
+    assert await store.list_keys("acme") == []
