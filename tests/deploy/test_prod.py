@@ -1,6 +1,7 @@
 """The prod overlay: managed backends, autoscaling and disruption budgets, and NetworkPolicies
-that let only the gateway reach the services, only the services reach Redis and PostgreSQL, and
-Prometheus scrape the metrics ports."""
+that let only the gateway reach the services, only the services reach Redis and PostgreSQL,
+Prometheus scrape the metrics ports, and only the router and the cost service (its alert
+webhooks) reach public addresses, on 443."""
 
 from __future__ import annotations
 
@@ -127,6 +128,27 @@ def test_the_router_calls_providers_on_the_internet_but_not_internal_addresses()
     assert may_connect(policies, _pod("router"), External("104.18.6.192"), 443)
     assert not may_connect(policies, _pod("router"), External("10.1.2.3"), 443)
     assert not may_connect(policies, _pod("gateway"), External("104.18.6.192"), 443)
+
+
+def test_cost_reaches_its_alert_webhooks_on_the_internet_and_nothing_else() -> None:
+    policies = _policies()
+    public = External("104.18.6.192")
+    assert may_connect(policies, _pod("cost"), public, 443), "COST_ALERT_WEBHOOK_URL receivers"
+    # Only HTTPS, only public addresses: no other port outside, nothing internal on 443.
+    for port in (80, 8080, 5432, 6379, 50051):
+        assert not may_connect(policies, _pod("cost"), public, port), port
+    for internal in ("10.1.2.3", "172.16.0.10", "192.168.1.1", "169.254.169.254"):
+        assert not may_connect(policies, _pod("cost"), External(internal), 443), internal
+    # Managed Redis and PostgreSQL stay on their own ports only.
+    assert not may_connect(policies, _pod("cost"), _inside("backends-egress", 5432), 443)
+    # No other pod of the namespace, nor the other services' gRPC or metrics ports.
+    for other in [name for name in SERVICES if name != "cost"]:
+        assert not may_connect(policies, _pod("cost"), _pod(other), GRPC[other]), other
+        assert not may_connect(policies, _pod("cost"), _pod(other), METRICS[other]), other
+    assert not may_connect(policies, _pod("cost"), _pod("gateway"), 8080)
+    # The policy opens the cost service only: the others still have no way out on 443.
+    for name in ("ratelimit", "flags", "prompts", "gateway", "backup", "debug-shell"):
+        assert not may_connect(policies, _pod(name), public, 443), name
 
 
 def test_the_backup_job_is_covered_by_the_backend_policy() -> None:

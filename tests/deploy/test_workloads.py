@@ -149,8 +149,11 @@ def test_gateway_port_probes_and_downstream_addresses_match(overlay: str) -> Non
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
         "http": settings.http_port
     }
+    # Readiness is downstream health; liveness and start-up only whether the process answers, so
+    # new pods started during a backend outage wait unready instead of restarting in a loop.
     assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
+    for probe in ("livenessProbe", "startupProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health/live", "port": "http"}, probe
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert (annotations["prometheus.io/port"], annotations["prometheus.io/path"]) == (
         str(settings.http_port),
