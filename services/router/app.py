@@ -12,7 +12,8 @@ runs it, tests serve it on port 0.
 
 Each process runs a job worker (`ROUTER_JOB_WORKERS` jobs at once, 0 for none) consuming the
 shared queue as `<host>-<pid>`, so a crashed replica's jobs are claimed by the others after
-`ROUTER_JOB_CLAIM_IDLE_SECONDS`.
+`ROUTER_JOB_CLAIM_IDLE_SECONDS`, and every `ROUTER_JOB_RECOVER_INTERVAL_SECONDS` (and at start)
+enqueues again the jobs SQL holds that the queue lost (a restart of the in-process queue).
 """
 
 from __future__ import annotations
@@ -157,6 +158,7 @@ def build(
             consumer_name=f"{socket.gethostname()}-{os.getpid()}",
             concurrency=settings.job_workers,
             claim_idle_ms=round(settings.job_claim_idle_seconds * 1000),
+            recover_interval_ms=round(settings.job_recover_interval_seconds * 1000),
             block_ms=JOB_BLOCK_MS,
             webhook=webhook,
         )

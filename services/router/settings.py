@@ -35,7 +35,16 @@ class RouterSettings(ServiceSettings):
     database_url: str = ""
     sqlite_path: Path = Path(".run/router.sqlite3")
     job_workers: int = Field(default=4, ge=0, le=256)
-    job_claim_idle_seconds: float = Field(default=60.0, gt=0)
+    # A delivery unacknowledged this long is taken to be a crashed worker's and claimed by
+    # another. Live workers keep their own fresh, so this only bounds how long a crashed
+    # worker's jobs wait; keep it well above a worst-case completion (several attempts of up to
+    # 60 s each, plus fallbacks), since a worker blocked past it cannot refresh.
+    job_claim_idle_seconds: float = Field(default=900.0, gt=0)
+    # How often a worker enqueues again the jobs queued or running in SQL and untouched for
+    # job_claim_idle_seconds (their delivery lost to a restart, a crash or a lost Redis stream).
+    # Also run at start. A job still waiting in a backlog that long gets an extra delivery per
+    # round, which is only acknowledged once the job is done.
+    job_recover_interval_seconds: float = Field(default=300.0, gt=0)
     # Name of the secret holding the key that signs job webhooks. While that secret is not set,
     # SubmitJob with a webhook_url answers FAILED_PRECONDITION: we never send unsigned webhooks.
     webhook_secret_name: str = "ROUTER_WEBHOOK_SECRET"

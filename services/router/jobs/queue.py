@@ -4,8 +4,10 @@ The shape is a Redis Stream consumer group's, so the in-process queue and the Re
 alike. A delivery stays *pending* for the consumer that received it until it is acknowledged;
 a worker acknowledges only after the job's result is committed in SQL. If the consumer dies,
 its pending deliveries stay pending, and after `min_idle_ms` any other consumer may take them
-over with `claim_stale` (Redis: XAUTOCLAIM). Delivery is therefore at least once; the store's
-conditional UPDATEs make the result exactly once.
+over with `claim_stale` (Redis: XAUTOCLAIM). A live consumer calls `keep_alive` on the
+deliveries it is still working on, so however slow a job is, nobody claims it while its worker
+lives. Delivery is therefore at least once; the store's conditional UPDATEs make the result
+exactly once.
 
 `receive(..., block_ms=0)` never blocks (unlike Redis's BLOCK 0, which waits forever).
 
@@ -19,7 +21,7 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,6 +47,11 @@ class JobQueue(Protocol):
     async def claim_stale(self, consumer: str, min_idle_ms: int, count: int) -> list[Delivery]:
         """Takes over up to `count` deliveries left unacknowledged for `min_idle_ms` by any
         consumer (a crashed one, usually); they become pending for `consumer`, idle from now."""
+        ...
+
+    async def keep_alive(self, consumer: str, deliveries: Sequence[Delivery]) -> None:
+        """Marks deliveries `consumer` is still working on idle from now, so no `claim_stale`
+        takes them. Acknowledged ones are ignored."""
         ...
 
     async def aclose(self) -> None: ...
@@ -95,6 +102,13 @@ class InProcessJobQueue:
                 pending.consumer, pending.delivered_at = consumer, now
                 claimed.append(Delivery(pending.job_id, delivery_id))
         return claimed
+
+    async def keep_alive(self, consumer: str, deliveries: Sequence[Delivery]) -> None:
+        now = self._clock()
+        for delivery in deliveries:
+            pending = self._pending.get(delivery.delivery_id)
+            if pending is not None:
+                pending.consumer, pending.delivered_at = consumer, now
 
     def pending_count(self) -> int:
         """Deliveries received and not yet acknowledged (for tests and metrics)."""

@@ -3,10 +3,11 @@
 Stream `{key_prefix}jobs`, group `router-workers`, one entry per job (`job_id=<id>`). Each worker
 process reads with XREADGROUP under its own consumer name; Redis keeps every delivered entry in
 the group's pending entries list until XACK, and XAUTOCLAIM hands a dead consumer's entries to a
-live one once they have been idle long enough. The group is created on first use with MKSTREAM
-from id 0 (so jobs enqueued before any worker started are not skipped); a BUSYGROUP answer means
-another process created it first. If the stream vanished (a flushed Redis), the group is created
-again and the call retried once.
+live one once they have been idle long enough; a live worker keeps its own entries from looking
+idle with XCLAIM ... JUSTID (which resets the idle time without counting a delivery). The group
+is created on first use with MKSTREAM from id 0 (so jobs enqueued before any worker started are
+not skipped); a BUSYGROUP answer means another process created it first. If the stream vanished
+(a flushed Redis), the group is created again and the call retried once.
 
 Acknowledged entries are deleted (XACK and XDEL in one MULTI): one group consumes the stream, so
 an acknowledged entry is done, and the stream stays as long as the backlog, without trimming by
@@ -15,7 +16,7 @@ length, which could drop entries nobody has processed.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
@@ -77,6 +78,17 @@ class RedisJobQueue:
             if len(claimed) >= count or start == "0-0":
                 break
         return claimed
+
+    async def keep_alive(self, consumer: str, deliveries: Sequence[Delivery]) -> None:
+        if not deliveries:
+            return
+        ids: list[Any] = [delivery.delivery_id for delivery in deliveries]
+
+        async def touch() -> Any:
+            # Minimum idle 0: always resets. An id no longer pending (acknowledged) is ignored.
+            return await self._redis.xclaim(self.stream, self.group, consumer, 0, ids, justid=True)
+
+        await self._with_group(touch)
 
     async def pending_count(self) -> int:
         """Entries delivered and not yet acknowledged, for every consumer of the group."""

@@ -8,7 +8,10 @@ nothing, so `finish_*` and `cancel` return False and write nothing. This holds o
 read-then-write, which on SQLite could deadlock two writers upgrading their locks.
 
 Delivery of jobs to workers is at least once (see `queue`); this store is what turns that into
-one result, so no lease is kept here: the queue's pending list is the lease.
+one result, so no lease is kept here: the queue's pending list is the lease. The rows are the
+source of truth, though: `stranded` finds the active jobs nobody has touched for a while, whose
+delivery a restart (in-process queue), a crash before the enqueue or a lost Redis stream may
+have taken away, so that the worker can put them on the queue again.
 """
 
 from __future__ import annotations
@@ -108,6 +111,20 @@ class JobStore:
     async def cancel(self, job_id: str) -> bool:
         """Cancels the job unless it is already final (or missing); True when this call did."""
         return await self._finish(job_id, state=JobState.CANCELLED)
+
+    async def stranded(self, *, idle_seconds: float, limit: int) -> list[str]:
+        """Ids of active jobs not touched for `idle_seconds` (queued and never started, or last
+        started that long ago), oldest first."""
+        cutoff = datetime.fromtimestamp(self._clock() - idle_seconds, UTC)
+        touched = func.coalesce(_JOBS.c.started_at, _JOBS.c.created_at)
+        statement = (
+            select(_JOBS.c.id)
+            .where(_JOBS.c.state.in_(_ACTIVE), touched < cutoff)
+            .order_by(touched)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(statement)).scalars())
 
     async def count_by_state(self) -> dict[JobState, int]:
         statement = select(_JOBS.c.state, func.count()).group_by(_JOBS.c.state)

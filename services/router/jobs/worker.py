@@ -6,11 +6,20 @@ conditional UPDATE; acknowledge only then (so a crash before the commit leaves t
 pending, to be claimed by another consumer); send the webhook if this write was the one that
 counted. A store error leaves the delivery unacknowledged on purpose: it will be claimed again.
 
-Every `claim_interval_ms` (and at start, which recovers a previous incarnation's jobs) the
-worker claims deliveries idle for `claim_idle_ms`, usually a crashed consumer's. A slow but
-live consumer's job may be claimed too; both then run it and the second write loses, so
-`claim_idle_ms` should exceed the longest expected completion (the default, 5 minutes, is well
-above the router's call timeouts).
+Every `claim_interval_ms` (and at start) the worker claims deliveries idle for `claim_idle_ms`,
+a crashed consumer's. A live worker never lets its own deliveries look idle: on the same
+interval it `keep_alive`s the ones in hand, and it drops any of them a claim hands back to it,
+so a slow job is never started twice by live workers. `claim_idle_ms` should still exceed a
+worst-case completion (the default is 15 minutes), as a worker stuck in one event-loop step
+cannot refresh.
+
+Recovery: the queue may lose a job the rows still hold (the in-process queue on restart, a crash
+between the SQL insert and the enqueue, a lost Redis stream). At start and every
+`recover_interval_ms` the worker enqueues again every job still queued or running in SQL whose
+last update (start, else creation) is older than `claim_idle_ms`. If the job was not lost after
+all, the extra delivery is harmless: a worker already holding the job acknowledges it and moves
+on, and otherwise `store.start` skips a final job and the conditional finish lets only one
+result through.
 
 Cancellation: `JobService.cancel` writes `cancelled` with a conditional UPDATE; a worker still
 running the job then loses its write and the job stays cancelled. In the embedded mode the
@@ -44,6 +53,9 @@ RunCompletion = Callable[[ChatRequest], Awaitable[Completion]]
 
 log = logging.getLogger(__name__)
 
+_RECOVER_BATCH = 1000
+"""Jobs enqueued again per recovery round, oldest first; the rest wait for the next round."""
+
 _PROVIDER_CODES = {
     "UPSTREAM_TIMEOUT": "DEADLINE_EXCEEDED",
     "UPSTREAM_RATE_LIMITED": "RESOURCE_EXHAUSTED",
@@ -64,6 +76,8 @@ class Outcome(StrEnum):
     """The local run was stopped by `abort` after a cancel."""
     DEFERRED = "deferred"
     """The store failed; the delivery stays pending for a later claim."""
+    DUPLICATE = "duplicate"
+    """This worker already holds the job under another delivery: only acknowledged."""
 
 
 def describe_failure(exc: BaseException) -> tuple[str, str]:
@@ -86,15 +100,17 @@ class JobWorker:
         *,
         consumer_name: str,
         concurrency: int = 8,
-        claim_idle_ms: int = 300_000,
+        claim_idle_ms: int = 900_000,
         claim_interval_ms: int | None = None,
+        recover_interval_ms: int = 300_000,
         block_ms: int = 1000,
         error_pause_seconds: float = 1.0,
         webhook: WebhookSender | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`consumer_name` must be unique per live worker (host and pid, say): it is whose
-        pending deliveries these are. `claim_interval_ms` defaults to half of `claim_idle_ms`."""
+        pending deliveries these are. `claim_interval_ms` (also how often deliveries in hand are
+        kept alive) defaults to half of `claim_idle_ms`."""
         self.consumer = consumer_name
         self.stats: Counter[Outcome] = Counter()
         self._store = store
@@ -103,13 +119,18 @@ class JobWorker:
         self._concurrency = concurrency
         self._claim_idle_ms = claim_idle_ms
         self._claim_interval = (claim_interval_ms or claim_idle_ms // 2) / 1000
+        self._recover_interval = recover_interval_ms / 1000
         self._block_ms = block_ms
         self._error_pause = error_pause_seconds
         self._webhook = webhook
         self._clock = clock
         self._next_claim_at = float("-inf")
+        self._next_keep_alive_at = float("-inf")
+        self._next_recover_at = float("-inf")
         self._stopping = False
         self._running: dict[str, asyncio.Task[Completion]] = {}
+        self._in_hand: dict[str, Delivery] = {}
+        """Job id -> the delivery this worker is processing it under."""
         self._aborted: set[str] = set()
 
     async def run_forever(self) -> None:
@@ -118,9 +139,13 @@ class JobWorker:
         in_flight: set[asyncio.Task[Outcome]] = set()
         try:
             while not self._stopping:
+                await self._chores()
                 free = self._concurrency - len(in_flight)
                 if free == 0:
-                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    # Bounded, so the deliveries in hand are still kept alive while all run.
+                    await asyncio.wait(
+                        in_flight, timeout=self._claim_interval, return_when=asyncio.FIRST_COMPLETED
+                    )
                     continue
                 for delivery in await self._next_deliveries(free):
                     task = asyncio.create_task(self.process(delivery))
@@ -142,6 +167,7 @@ class JobWorker:
     async def run_once(self) -> list[Outcome]:
         """One round: claim if due, else receive up to `concurrency` deliveries; process them
         all. For tests and tools that step the worker by hand."""
+        await self._chores()
         deliveries = await self._next_deliveries(self._concurrency)
         return list(await asyncio.gather(*(self.process(d) for d in deliveries)))
 
@@ -156,13 +182,59 @@ class JobWorker:
         return True
 
     async def process(self, delivery: Delivery) -> Outcome:
-        try:
-            outcome = await self._process(delivery)
-        except Exception:
-            log.exception("job %s: store unavailable, left for a later claim", delivery.job_id)
-            outcome = Outcome.DEFERRED
+        held = self._in_hand.get(delivery.job_id)
+        if held is not None:
+            outcome = await self._drop_duplicate(delivery, held)
+        else:
+            self._in_hand[delivery.job_id] = delivery
+            try:
+                outcome = await self._process(delivery)
+            except Exception:
+                log.exception("job %s: store unavailable, left for a later claim", delivery.job_id)
+                outcome = Outcome.DEFERRED
+            finally:
+                self._in_hand.pop(delivery.job_id, None)
         self.stats[outcome] += 1
         return outcome
+
+    async def _drop_duplicate(self, delivery: Delivery, held: Delivery) -> Outcome:
+        """A second delivery of a job in hand (a recovery's): the run in hand will finish it."""
+        if delivery.delivery_id != held.delivery_id:
+            await self._ack(delivery)
+        return Outcome.DUPLICATE
+
+    async def _chores(self) -> None:
+        """What is due between receives; each logs its own failure, so work goes on."""
+        now = self._clock()
+        if now >= self._next_keep_alive_at:
+            self._next_keep_alive_at = now + self._claim_interval
+            await self._keep_alive()
+        if now >= self._next_recover_at:
+            self._next_recover_at = now + self._recover_interval
+            await self._recover()
+
+    async def _keep_alive(self) -> None:
+        if not self._in_hand:
+            return
+        try:
+            await self._queue.keep_alive(self.consumer, list(self._in_hand.values()))
+        except Exception:
+            log.warning("could not keep the jobs in hand alive", exc_info=True)
+
+    async def _recover(self) -> None:
+        """Enqueues again the active jobs the queue may have lost (see the module doc)."""
+        try:
+            stranded = await self._store.stranded(
+                idle_seconds=self._claim_idle_ms / 1000, limit=_RECOVER_BATCH
+            )
+            lost = [job_id for job_id in stranded if job_id not in self._in_hand]
+            for job_id in lost:
+                await self._queue.enqueue(job_id)
+        except Exception:
+            log.warning("job recovery failed; retrying next round", exc_info=True)
+            return
+        if lost:
+            log.warning("enqueued %d stranded jobs again", len(lost))
 
     async def _next_deliveries(self, count: int) -> list[Delivery]:
         try:
@@ -171,6 +243,9 @@ class JobWorker:
                 # A full batch suggests more are waiting: claim again next round.
                 full = len(claimed) >= count
                 self._next_claim_at = self._clock() + (0 if full else self._claim_interval)
+                # Our own deliveries still running (idle only if a keep-alive failed): not again.
+                mine = {held.delivery_id for held in self._in_hand.values()}
+                claimed = [delivery for delivery in claimed if delivery.delivery_id not in mine]
                 if claimed:
                     return claimed
             return await self._queue.receive(self.consumer, count, self._block_ms)

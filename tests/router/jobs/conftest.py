@@ -3,7 +3,9 @@
 `store` runs on SQLite (a file in the test's tmp dir) and on PostgreSQL (a fresh database);
 `queue_case` on the in-process queue and on Redis (under the test's key prefix). `queue_case`
 also knows how to make deliveries look idle: the in-process queue's clock is moved by hand,
-Redis's idle time is real, so there it sleeps the few tens of milliseconds asked for.
+Redis's idle time is real, so there it sleeps the few tens of milliseconds asked for. Its
+`restart` answers the queue a restarted router would have: an empty in-process queue, or a
+Redis queue whose stream was lost.
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ class QueueCase:
     make_idle: Callable[[int], Awaitable[None]]
     """Makes every current delivery at least this many milliseconds idle."""
     kind: str
+    restart: Callable[[], Awaitable[JobQueue]]
+    """The queue after a restart: what the queue held is gone, the rows are not."""
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -102,12 +106,20 @@ def queue_case(request: pytest.FixtureRequest, key_prefix: str) -> QueueCase:
         async def advance(ms: int) -> None:
             queue_clock.advance(ms / 1000)
 
-        case = QueueCase(InProcessJobQueue(clock=queue_clock), advance, "memory")
+        async def fresh() -> JobQueue:
+            return InProcessJobQueue(clock=queue_clock)
+
+        case = QueueCase(InProcessJobQueue(clock=queue_clock), advance, "memory", fresh)
     else:
         client: aioredis.Redis = request.getfixturevalue("redis_client")
 
         async def wait(ms: int) -> None:
             await asyncio.sleep(ms / 1000)
 
-        case = QueueCase(RedisJobQueue(client, key_prefix=key_prefix), wait, "redis")
+        async def lost() -> JobQueue:
+            queue = RedisJobQueue(client, key_prefix=key_prefix)
+            await client.delete(queue.stream)  # our own prefix only
+            return queue
+
+        case = QueueCase(RedisJobQueue(client, key_prefix=key_prefix), wait, "redis", lost)
     return case

@@ -107,6 +107,29 @@ async def test_acknowledged_delivery_is_never_claimed(queue_case: QueueCase) -> 
     assert claimed == [second]
 
 
+async def test_kept_alive_delivery_is_not_claimed_until_idle_again(queue_case: QueueCase) -> None:
+    await queue_case.queue.enqueue("slow-job")
+    deliveries = await queue_case.queue.receive("a", count=1, block_ms=0)
+    await queue_case.make_idle(IDLE_MS + 10)
+
+    await queue_case.queue.keep_alive("a", deliveries)
+
+    assert await queue_case.queue.claim_stale("b", min_idle_ms=IDLE_MS, count=10) == []
+    await queue_case.make_idle(IDLE_MS + 10)
+    assert await queue_case.queue.claim_stale("b", min_idle_ms=IDLE_MS, count=10) == deliveries
+
+
+async def test_keep_alive_of_an_acknowledged_delivery_does_nothing(queue_case: QueueCase) -> None:
+    await queue_case.queue.enqueue("done-job")
+    deliveries = await queue_case.queue.receive("a", count=1, block_ms=0)
+    await queue_case.queue.ack(deliveries[0])
+
+    await queue_case.queue.keep_alive("a", deliveries)
+
+    await queue_case.make_idle(IDLE_MS + 10)
+    assert await queue_case.queue.claim_stale("b", min_idle_ms=IDLE_MS, count=10) == []
+
+
 async def test_claim_takes_at_most_count(queue_case: QueueCase) -> None:
     await enqueue_all(queue_case, 5)
     await queue_case.queue.receive("crashed", count=5, block_ms=0)

@@ -178,3 +178,30 @@ async def test_count_by_state_counts_each_state(store: JobStore) -> None:
         JobState.CANCELLED: 1,
         JobState.SUCCEEDED: 1,
     }
+
+
+async def test_stranded_names_active_jobs_untouched_for_the_idle_time_oldest_first(
+    store: JobStore, clock: FakeClock
+) -> None:
+    queued_old = await store.create(chat_request("queued, old"))
+    clock.advance(1)
+    started_old = await store.create(chat_request("started, old"))
+    await store.start(started_old.id, worker="dead")
+    finished_old = await store.create(chat_request("finished, old"))
+    await store.start(finished_old.id, worker="w")
+    await store.finish_success(finished_old.id, completion_for(finished_old.request), worker="w")
+    restarted = await store.create(chat_request("started again, recently"))
+    clock.advance(60)
+    await store.start(restarted.id, worker="claimer")
+    clock.advance(1)
+    queued_new = await store.create(chat_request("queued, recent"))
+    clock.advance(9)
+
+    assert await store.stranded(idle_seconds=30, limit=10) == [queued_old.id, started_old.id]
+    assert await store.stranded(idle_seconds=30, limit=1) == [queued_old.id]
+    assert await store.stranded(idle_seconds=5, limit=10) == [
+        queued_old.id,
+        started_old.id,
+        restarted.id,
+        queued_new.id,
+    ]

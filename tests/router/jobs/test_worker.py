@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 
 from services.router.chat import ChatRequest, Completion
 from services.router.jobs.model import Job, JobState
-from services.router.jobs.queue import Delivery, InProcessJobQueue
+from services.router.jobs.queue import Delivery, InProcessJobQueue, JobQueue
 from services.router.jobs.service import JobService
 from services.router.jobs.store import JobStore
 from services.router.jobs.worker import JobWorker, Outcome, describe_failure
@@ -378,6 +378,233 @@ async def test_stop_returns_after_the_jobs_in_hand_are_finished(
     worker.stop()
     await task
     assert await counting_store.count_by_state() == {JobState.SUCCEEDED: len(jobs)}
+
+
+class Watched:
+    """A queue counting the claim rounds and keep-alives made through it; the keep-alives may
+    be made to fail (a queue hiccup), leaving the worker's deliveries to look idle."""
+
+    def __init__(self, queue: JobQueue, *, keep_alive_fails: bool = False) -> None:
+        self._queue = queue
+        self._keep_alive_fails = keep_alive_fails
+        self.claims = 0
+
+    async def enqueue(self, job_id: str) -> None:
+        await self._queue.enqueue(job_id)
+
+    async def receive(self, consumer: str, count: int, block_ms: int) -> list[Delivery]:
+        return await self._queue.receive(consumer, count, block_ms)
+
+    async def ack(self, delivery: Delivery) -> None:
+        await self._queue.ack(delivery)
+
+    async def claim_stale(self, consumer: str, min_idle_ms: int, count: int) -> list[Delivery]:
+        claimed = await self._queue.claim_stale(consumer, min_idle_ms, count)
+        self.claims += 1
+        return claimed
+
+    async def keep_alive(self, consumer: str, deliveries: Sequence[Delivery]) -> None:
+        if self._keep_alive_fails:
+            raise ConnectionError("queue went away")
+        await self._queue.keep_alive(consumer, deliveries)
+
+    async def aclose(self) -> None:
+        await self._queue.aclose()
+
+
+async def go_round_twice(queue: Watched, worker_clock: FakeClock, interval_ms: int) -> None:
+    """Moves the worker's clock to two more claim rounds and waits for each: the first may
+    take the idle deliveries, the second lets whatever it took get started."""
+
+    async def pause() -> None:
+        await asyncio.sleep(0.01)
+
+    for _ in range(2):
+        target = queue.claims + 1
+        worker_clock.advance(interval_ms / 1000)
+
+        async def claimed(target: int = target) -> bool:
+            return queue.claims >= target
+
+        await until(claimed, between=pause)
+
+
+@pytest.mark.parametrize("keep_alive_fails", [False, True], ids=["kept-alive", "keep-alive-fails"])
+async def test_a_slow_job_is_not_started_twice_by_its_own_live_worker(
+    service: JobService,
+    counting_store: CountingStore,
+    queue_case: QueueCase,
+    keep_alive_fails: bool,
+) -> None:
+    """The job runs longer than the claim idle time; the worker's own claim rounds must not
+    hand it back to it, whether or not its keep-alives get through."""
+    echo = Echo()
+    echo.release.clear()
+    job = await service.submit(chat_request("slow"))
+    queue = Watched(queue_case.queue, keep_alive_fails=keep_alive_fails)
+    worker_clock = FakeClock()
+    worker = JobWorker(
+        counting_store,
+        queue,
+        echo,
+        consumer_name="live",
+        claim_idle_ms=IDLE_MS,
+        block_ms=20,
+        clock=worker_clock,
+    )
+    task = asyncio.create_task(worker.run_forever())
+    await echo.started.wait()
+
+    await queue_case.make_idle(IDLE_MS + 10)
+    await go_round_twice(queue, worker_clock, IDLE_MS)
+
+    assert echo.calls == {"slow": 1}
+    assert (await service.get(job.id)).attempts == 1
+    echo.release.set()
+    worker.stop()
+    await task
+    done = await service.get(job.id)
+    assert (done.state, done.attempts) == (JobState.SUCCEEDED, 1)
+    assert counting_store.wins == {job.id: 1}
+
+
+async def test_another_worker_does_not_claim_a_live_workers_slow_job(
+    service: JobService, counting_store: CountingStore, queue_case: QueueCase
+) -> None:
+    idle_ms = 300  # on Redis, real time: a margin between the keep-alive and the other's claim
+    slow = Echo()
+    slow.release.clear()
+    job = await service.submit(chat_request("slow"))
+    queue = Watched(queue_case.queue)
+    live_clock = FakeClock()
+    live = make_worker(
+        counting_store, queue_case, slow, "live", claim_idle_ms=idle_ms, clock=live_clock
+    )
+    live._queue = queue  # watched, to know when it went round again
+    task = asyncio.create_task(live.run_forever())
+    await slow.started.wait()
+
+    await queue_case.make_idle(idle_ms + 10)
+    await go_round_twice(queue, live_clock, idle_ms)
+    other = make_worker(counting_store, queue_case, Echo(), "other", claim_idle_ms=idle_ms)
+
+    assert await other.run_once() == []
+    assert slow.calls == {"slow": 1}
+    slow.release.set()
+    live.stop()
+    await task
+    done = await service.get(job.id)
+    assert (done.state, done.attempts, done.worker) == (JobState.SUCCEEDED, 1, "live")
+
+
+async def test_a_job_submitted_before_a_restart_finishes_after_it(
+    service: JobService, counting_store: CountingStore, queue_case: QueueCase, clock: FakeClock
+) -> None:
+    job = await service.submit(chat_request("before the restart"))
+    queue = await queue_case.restart()
+    clock.advance(1)  # the row is now older than the claim idle time
+    worker = JobWorker(
+        counting_store, queue, Echo(), consumer_name="after", claim_idle_ms=IDLE_MS, block_ms=0
+    )
+
+    assert await worker.run_once() == [Outcome.SUCCEEDED]
+
+    done = await service.get(job.id)
+    assert (done.state, done.result, done.attempts) == (
+        JobState.SUCCEEDED,
+        completion_for(job.request),
+        1,
+    )
+    assert await worker.run_once() == []  # recovered once, not again every round
+
+
+async def test_a_job_running_when_its_router_stopped_finishes_after_the_restart(
+    service: JobService, counting_store: CountingStore, queue_case: QueueCase, clock: FakeClock
+) -> None:
+    job = await service.submit(chat_request("in hand"))
+    assert len(await queue_case.queue.receive("stopped", count=1, block_ms=0)) == 1
+    await counting_store.start(job.id, worker="stopped")
+    queue = await queue_case.restart()
+    clock.advance(1)
+    worker = JobWorker(
+        counting_store, queue, Echo(), consumer_name="after", claim_idle_ms=IDLE_MS, block_ms=0
+    )
+
+    assert await worker.run_once() == [Outcome.SUCCEEDED]
+
+    done = await service.get(job.id)
+    assert (done.state, done.attempts, done.worker) == (JobState.SUCCEEDED, 2, "after")
+    assert counting_store.wins == {job.id: 1}
+
+
+async def test_a_job_stored_but_never_enqueued_is_recovered(
+    counting_store: CountingStore, queue_case: QueueCase, clock: FakeClock
+) -> None:
+    """A crash between the SQL insert and the enqueue."""
+    job = await counting_store.create(chat_request("never enqueued"))
+    worker = make_worker(counting_store, queue_case, Echo(), block_ms=0)
+    assert await worker.run_once() == []  # younger than the claim idle time: left alone
+
+    clock.advance(1)
+    recovering = make_worker(counting_store, queue_case, Echo(), block_ms=0)
+
+    assert await recovering.run_once() == [Outcome.SUCCEEDED]
+    assert counting_store.wins == {job.id: 1}
+
+
+async def test_a_recovered_duplicate_of_a_job_in_hand_is_only_acknowledged(
+    service: JobService, counting_store: CountingStore, queue_case: QueueCase, clock: FakeClock
+) -> None:
+    """The job was only slow to be taken: recovery enqueued it again, and one worker receives
+    both deliveries together."""
+    echo = Echo()
+    job = await service.submit(chat_request("twice queued"))
+    clock.advance(1)
+    worker = make_worker(counting_store, queue_case, echo)
+
+    assert Counter(await worker.run_once()) == {Outcome.SUCCEEDED: 1, Outcome.DUPLICATE: 1}
+
+    assert echo.calls == {"twice queued": 1}
+    assert counting_store.wins == {job.id: 1}
+    assert (await service.get(job.id)).attempts == 1
+    await queue_case.make_idle(IDLE_MS + 10)
+    assert await queue_case.queue.claim_stale("c", min_idle_ms=IDLE_MS, count=10) == []
+
+
+async def test_duplicate_deliveries_on_two_workers_write_one_result(
+    service: JobService, counting_store: CountingStore, queue_case: QueueCase
+) -> None:
+    """The worst case of a recovery: two workers run the same job at once; the conditional
+    finish lets one result through, and a later copy is only acknowledged."""
+    echo = Echo()
+    echo.release.clear()
+    job = await service.submit(chat_request("duplicated"))
+    await queue_case.queue.enqueue(job.id)
+    await queue_case.queue.enqueue(job.id)
+    first, second, third = (make_worker(counting_store, queue_case, echo, n) for n in "abc")
+    [one] = await queue_case.queue.receive("a", count=1, block_ms=0)
+    [two] = await queue_case.queue.receive("b", count=1, block_ms=0)
+    runs = asyncio.gather(first.process(one), second.process(two))
+
+    async def both_running() -> bool:
+        return sum(echo.calls.values()) == 2
+
+    async def pause() -> None:
+        await asyncio.sleep(0.01)
+
+    await until(both_running, between=pause)
+    echo.release.set()
+
+    assert Counter(await runs) == {Outcome.SUCCEEDED: 1, Outcome.LOST: 1}
+    [three] = await queue_case.queue.receive("c", count=1, block_ms=0)
+    assert await third.process(three) == Outcome.SKIPPED
+    assert counting_store.wins == {job.id: 1}
+    done = await service.get(job.id)
+    assert (done.state, done.result, done.attempts) == (
+        JobState.SUCCEEDED,
+        completion_for(job.request),
+        2,
+    )
 
 
 @pytest.mark.parametrize(
