@@ -10,6 +10,11 @@ Replicas added later are found when the client resolves the name again, which it
 connection closes: servers bound with `svckit.server.create_server` close each connection after
 `MAX_CONNECTION_AGE_SECONDS` (letting its calls finish), so new replicas get traffic within
 that time.
+
+Messages up to `MAX_RECEIVE_MESSAGE_BYTES` (20 MiB) are received, not gRPC's default 4 MiB: the
+largest replies between our services are cost's spend reports, which the cost service bounds
+at 16 MiB encoded (`services.cost.reports.spend.MAX_REPORT_BYTES`) and refuses above that. Our
+servers send messages of any size (gRPC's default) and receive requests up to 4 MiB.
 """
 
 from __future__ import annotations
@@ -20,12 +25,20 @@ import grpc
 
 ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 """The service config every channel to our services carries."""
+MAX_RECEIVE_MESSAGE_BYTES = 20 * 1024 * 1024
+"""Largest message our channels receive: above the largest reply our services send."""
 
 
 def service_channel(target: str) -> grpc.aio.Channel:
     """A plaintext grpc.aio channel to `target` that spreads calls over every address it
-    resolves to."""
-    return grpc.aio.insecure_channel(target, options=[("grpc.service_config", ROUND_ROBIN)])
+    resolves to and receives messages up to `MAX_RECEIVE_MESSAGE_BYTES`."""
+    return grpc.aio.insecure_channel(
+        target,
+        options=[
+            ("grpc.service_config", ROUND_ROBIN),
+            ("grpc.max_receive_message_length", MAX_RECEIVE_MESSAGE_BYTES),
+        ],
+    )
 
 
-__all__ = ["ROUND_ROBIN", "service_channel"]
+__all__ = ["MAX_RECEIVE_MESSAGE_BYTES", "ROUND_ROBIN", "service_channel"]

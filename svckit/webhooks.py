@@ -6,6 +6,12 @@ an id in the payload. A transport error, a timeout, 408, 429 or a 5xx is retried
 exponential backoff and jitter up to `max_attempts`; another status gives up at once.
 `post_later` delivers in a background task, so a slow receiver never holds up its caller. Log
 lines name the receiver's host only (a webhook URL may carry a token), never the secret.
+
+Delivery is at least once *while the process lives*: background deliveries are kept in memory
+only. At shutdown the owner calls `drain(bound_seconds)`, which waits for the deliveries in
+flight, retries included, for at most that long, then `aclose()`, which cancels what is left.
+The deliveries still pending at that bound are lost; `drain` logs how many (a warning; there is
+no failure metric to count them in).
 """
 
 from __future__ import annotations
@@ -73,17 +79,32 @@ class SignedWebhooks:
         log.warning("webhook of %s to %s gave up", what, _host(url))
         return False
 
-    async def drain(self) -> None:
-        """Waits for every delivery in flight (tests, and a graceful shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def drain(self, bound_seconds: float | None = None) -> int:
+        """Waits for the background deliveries, retries included (and any started meanwhile),
+        for at most `bound_seconds` when given; returns how many are still pending."""
+        loop = asyncio.get_running_loop()
+        deadline = None if bound_seconds is None else loop.time() + bound_seconds
+        while pending := self._pending():
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                log.warning(
+                    "%d webhook deliveries still pending after %ss", len(pending), bound_seconds
+                )
+                return len(pending)
+            await asyncio.wait(pending, timeout=left)
+        return 0
 
     async def aclose(self) -> None:
+        """Cancels the deliveries still pending: `drain` first to give them a chance."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._owns_client:
             await self._client.aclose()
+
+    def _pending(self) -> set[asyncio.Task[bool]]:
+        # A finished task may linger in `_tasks` until its done-callback has run.
+        return {task for task in self._tasks if not task.done()}
 
     async def _attempt(self, url: str, body: bytes, what: str) -> bool | None:
         """None when delivered; otherwise whether another attempt may succeed."""

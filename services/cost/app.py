@@ -57,6 +57,11 @@ from svckit.sql import database_probe
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 10.0
+WEBHOOK_DRAIN_SECONDS = 2.0
+"""How long shutdown waits for alert webhooks still being sent or retried (alerts the final
+flush of the ledger may just have raised among them). Well inside `SHUTDOWN_MARGIN_SECONDS`
+(svckit.shutdown), the time the process has after the grace; sends still pending then are
+logged and dropped (svckit.webhooks)."""
 
 
 @dataclass
@@ -133,6 +138,7 @@ def build(
         dependencies=dependencies,
         probe_interval=settings.health_probe_interval_seconds,
         on_start=[lifecycle.start],
+        on_drain=[lifecycle.drain],  # open WatchAlerts streams end at SIGTERM, not after the grace
         on_stop=[lifecycle.stop],
     )
     return CostService(app, parts, consumer)
@@ -222,8 +228,13 @@ class _Lifecycle:
         if self._consumer is not None:
             self._tasks.append(asyncio.create_task(self._consumer.run()))
 
+    async def drain(self) -> None:
+        """Ends the alert watchers' streams (OK), so they do not hold the server's grace."""
+        self._feed.close()
+
     async def stop(self) -> None:
-        """Stop reading the stream, write what is pending, then release everything."""
+        """Stop reading the stream, write what is pending, let the alert webhooks it raised be
+        sent (bounded: `WEBHOOK_DRAIN_SECONDS`), then release everything."""
         if self._consumer is not None:
             self._consumer.stop()
         self._feed.close()
@@ -236,7 +247,7 @@ class _Lifecycle:
                 task.cancel()
         closers: list[Callable[[], Awaitable[None]]] = [self._parts.writer.aclose]
         if self._webhook is not None:
-            closers.append(self._webhook.aclose)
+            closers += [self._drain_webhook, self._webhook.aclose]
         closers.append(self._reservations.aclose)
         closers += [client.aclose for client in self.clients]
         closers.append(self._parts.engine.dispose)
@@ -245,3 +256,7 @@ class _Lifecycle:
                 await close()
             except Exception:  # one failing close must not keep the others open
                 log.warning("closing %s failed", close, exc_info=True)
+
+    async def _drain_webhook(self) -> None:
+        if self._webhook is not None:
+            await self._webhook.drain(WEBHOOK_DRAIN_SECONDS)

@@ -27,6 +27,7 @@ from switchboard.cost.v1 import cost_service_pb2 as pb
 from switchboard.cost.v1 import cost_service_pb2_grpc as pb_grpc
 
 from services.cost.money import NANOS_PER_UNIT
+from svckit.channels import service_channel
 
 DIMENSIONS = [
     value.name.removeprefix("SPEND_DIMENSION_").lower()
@@ -91,7 +92,7 @@ async def _call(args: argparse.Namespace, stub: pb_grpc.CostServiceStub) -> Any:
 
 async def _main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
-    async with grpc.aio.insecure_channel(args.address) as channel:
+    async with service_channel(args.address) as channel:
         try:
             reply = await _call(args, pb_grpc.CostServiceStub(channel))
         except grpc.aio.AioRpcError as exc:

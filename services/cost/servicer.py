@@ -158,7 +158,9 @@ class CostServicer(pb_grpc.CostServiceServicer):
         self, request: pb.GetSpendRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetSpendResponse:
         query = reports_convert.spend_query(request, self._parts.now)
-        return reports_convert.spend_response(await self._parts.report.get(query))
+        response = reports_convert.spend_response(await self._parts.report.get(query))
+        self._parts.report.check_size(response.ByteSize())
+        return response
 
     async def ExportSpend(
         self, request: pb.ExportSpendRequest, context: grpc.aio.ServicerContext
@@ -166,7 +168,9 @@ class CostServicer(pb_grpc.CostServiceServicer):
         query = reports_convert.spend_query(request.query, self._parts.now)
         result = await self._parts.report.get(query)
         exported = export_spend(result, request.format)
-        return httpbody_pb2.HttpBody(content_type=exported.content_type, data=exported.content)
+        body = httpbody_pb2.HttpBody(content_type=exported.content_type, data=exported.content)
+        self._parts.report.check_size(body.ByteSize())
+        return body
 
     async def RebuildAggregates(
         self, request: pb.RebuildAggregatesRequest, context: grpc.aio.ServicerContext

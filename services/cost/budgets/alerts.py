@@ -15,7 +15,8 @@ Alerts are rows of `cost_alerts`, written once per threshold and period by accou
 Each subscriber has a bounded queue (`queue_size`): one that falls that far behind is dropped,
 its iterator raising ResourceExhausted so the client knows to list what it missed, and the
 feed never blocks or grows for a slow reader. WatchAlerts delivers alerts from the moment the
-subscription is made, at most once each.
+subscription is made, at most once each. `close` (at the start of shutdown) ends every
+subscription cleanly, and any made afterwards ends at once.
 """
 
 from __future__ import annotations
@@ -141,10 +142,14 @@ class AlertFeed:
         self._subscribers: set[AlertSubscription] = set()
         self._seen: dict[str, float] = {}
         self._primed = False
+        self._closed = False
 
     def subscribe(self, scope: str = "") -> AlertSubscription:
+        """Already ended once the feed is closed: a watch begun during shutdown ends at once."""
         subscription = AlertSubscription(self, scope, self._queue_size)
         self._subscribers.add(subscription)
+        if self._closed:
+            subscription.close()
         return subscription
 
     def unsubscribe(self, subscription: AlertSubscription) -> None:
@@ -182,6 +187,8 @@ class AlertFeed:
             await self._sleep(self._interval)
 
     def close(self) -> None:
+        """Ends every subscription, and those made later (shutdown)."""
+        self._closed = True
         for subscription in list(self._subscribers):
             subscription.close()
 

@@ -19,7 +19,9 @@ Decisions:
   before migration 0002 hold 0 latency until `RebuildAggregates` recomputes them, so a report
   over such days understates the mean. Latency is a measurement, not money: the mean is a float.
 - A report larger than `max_rows` groups is refused (FAILED_PRECONDITION, reason
-  SPEND_REPORT_TOO_LARGE) rather than built in memory: narrow the range or the grouping.
+  SPEND_REPORT_TOO_LARGE) rather than built in memory: narrow the range or the grouping. So is
+  a reply (GetSpend's message, ExportSpend's file) larger than `max_bytes` once encoded, which
+  the client would refuse to receive; `check_size` says so before it is sent.
 """
 
 from __future__ import annotations
@@ -49,7 +51,15 @@ from services.cost.tables import spend_daily, spend_flag_daily
 from svckit.errors import FailedPrecondition
 
 MAX_ROWS = 100_000
-"""Most groups in one report (a year of daily spend of 270 subjects)."""
+"""Most groups in one report: bounds the memory of building it, not what a client receives.
+The reply is bounded by `MAX_REPORT_BYTES`, which a report reaches first when its groups are
+long: a GetSpend reply takes about 105 bytes a group grouped by day and subject (a year of
+daily spend of 150 subjects, 54,750 groups, is 5.7 MB; 100,000 such groups fit), more with
+more or longer dimensions."""
+MAX_REPORT_BYTES = 16 * 1024 * 1024
+"""Largest encoded reply of GetSpend or ExportSpend (16 MiB). Our services' channels accept it
+(`svckit.channels.MAX_RECEIVE_MESSAGE_BYTES`); other clients must raise gRPC's default
+receive limit (4 MiB) to read reports above that."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +132,26 @@ _COLUMNS: Mapping[Dimension, tuple[str, ...]] = {
 class SpendReport:
     """Reports from the aggregates behind `engine` (SQLite or PostgreSQL)."""
 
-    def __init__(self, engine: AsyncEngine, *, max_rows: int = MAX_ROWS) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_rows: int = MAX_ROWS,
+        max_bytes: int = MAX_REPORT_BYTES,
+    ) -> None:
         self._engine = engine
         self._max_rows = max_rows
+        self._max_bytes = max_bytes
+
+    def check_size(self, encoded_bytes: int) -> None:
+        """Refuses a reply of `encoded_bytes` larger than `max_bytes`: the client would."""
+        if encoded_bytes > self._max_bytes:
+            raise FailedPrecondition(
+                f"the report is {encoded_bytes} bytes encoded, more than {self._max_bytes}: "
+                "narrow the range, filter, or group by fewer dimensions",
+                reason="SPEND_REPORT_TOO_LARGE",
+                metadata={"max_bytes": str(self._max_bytes)},
+            )
 
     async def get(self, query: SpendQuery) -> SpendResult:
         keyed: list[tuple[tuple[Any, ...], SpendRow]] = []

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.cost.budgets.accounting import BudgetAccounting
-from services.cost.budgets.alerts import AlertFeed, list_alerts
+from services.cost.budgets.alerts import AlertFeed, AlertSubscription, list_alerts
 from services.cost.budgets.memory_reservations import MemoryReservations
 from services.cost.budgets.model import Alert
 from services.cost.budgets.store import BudgetStore
@@ -154,3 +154,19 @@ async def test_the_feed_keeps_polling_when_a_poll_fails(
     await broken.dispose()
     assert naps == [0.5, 0.5]
     assert "polling alerts failed" in caplog.text
+
+
+async def test_closing_the_feed_ends_its_subscriptions_and_any_made_later(
+    feed: AlertFeed,
+) -> None:
+    before = feed.subscribe()
+    feed.close()
+    after = feed.subscribe("tenants/acme")
+    feed.publish([alert("a1")])
+    for ended in (before, after):  # bounded: an open subscription would wait for ever
+        assert await asyncio.wait_for(_drained(ended), 10) == []
+    assert feed.subscribers == 0
+
+
+async def _drained(subscription: AlertSubscription) -> list[Alert]:
+    return [a async for a in subscription]
