@@ -21,7 +21,8 @@ from gateway.openai.errors import (
     service_unavailable,
     to_openai_error,
 )
-from gateway.openai.requests import ChatCompletionCall, decode_body, parse_chat_completion
+from gateway.openai.json_body import decode_body
+from gateway.openai.requests import ChatCompletionCall, parse_chat_completion
 from gateway.openai.responses import (
     ChunkTranslator,
     chat_completion,

@@ -29,9 +29,7 @@ Decisions:
 
 from __future__ import annotations
 
-import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +45,6 @@ MAX_STOP = 4
 INT32_MAX = 2**31 - 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 ENDPOINT = "/v1/chat/completions"
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -61,48 +58,6 @@ class ChatCompletionCall:
 
     def stream_request(self) -> pb.StreamCompleteRequest:
         return pb.StreamCompleteRequest(request=self.request)
-
-
-def decode_body(raw: bytes) -> object:
-    """The JSON value of a request body; a body that is not JSON is a 400, as at OpenAI. So is
-    a lone surrogate (`"\\ud800"`): valid JSON, but not UTF-8, so no protobuf string takes it;
-    it is refused here, before experiments, prompts or the router see the body."""
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # ValueError also: an integer of over 4300 digits
-        raise invalid_request(
-            "We could not parse the JSON body of your request.", None, "invalid_json"
-        ) from None
-    where = _lone_surrogate(body)
-    if where is not None:
-        place = f"'{where}'" if where else "The request body"
-        raise invalid_request(
-            f"{place} holds text that is not valid Unicode (a lone surrogate).", where or None
-        )
-    return body
-
-
-def _lone_surrogate(body: object) -> str | None:
-    """The path of the first string holding a lone surrogate ("" for the body), or None."""
-    # A loop, not recursion: the JSON decoder allows nesting deeper than Python's stack.
-    pending: list[tuple[object, str]] = [(body, "")]
-    while pending:
-        value, path = pending.pop()
-        if isinstance(value, str) and _has_surrogate(value):
-            return path
-        if isinstance(value, dict):
-            if any(_has_surrogate(key) for key in value):
-                return path  # the key itself cannot be named: it is not text
-            items = [(child, f"{path}.{key}" if path else key) for key, child in value.items()]
-            pending.extend(reversed(items))
-        elif isinstance(value, list):
-            pending.extend(reversed([(child, f"{path}[{i}]") for i, child in enumerate(value)]))
-    return None
-
-
-def _has_surrogate(text: str) -> bool:
-    # json.loads joins valid pairs into one code point, so any surrogate left is a lone one.
-    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def parse_chat_completion(

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from gateway.keys.scoping import INFERENCE
 from gateway.openai.errors import INVALID_REQUEST, OpenAIError, to_openai_error
-from gateway.openai.requests import decode_body
+from gateway.openai.json_body import decode_body
 from gateway.openai.responses import model_list
 from gateway.openai.sse import MEDIA_TYPE, SSE_HEADERS
 from gateway.pipeline.auth import Authenticator

@@ -6,7 +6,8 @@ import pytest
 from switchboard.router.v1 import router_service_pb2 as pb
 
 from gateway.openai.errors import OpenAIError
-from gateway.openai.requests import decode_body, parse_chat_completion
+from gateway.openai.json_body import decode_body
+from gateway.openai.requests import parse_chat_completion
 
 USER = {"role": "user", "content": "Hi"}
 
