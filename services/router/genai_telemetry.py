@@ -116,7 +116,7 @@ class GenAiMetrics:
         ).observe(seconds)
 
     def usage(self, model: str, provider: str, usage: Usage) -> None:
-        self.tokens.labels(OPERATION, provider, model, "input").observe(usage.input_tokens)
+        self.tokens.labels(OPERATION, provider, model, "input").observe(prompt_tokens(usage))
         self.tokens.labels(OPERATION, provider, model, "output").observe(usage.output_tokens)
 
     def first_token(self, model: str, provider: str, seconds: float) -> None:
@@ -148,11 +148,17 @@ def attempt_span(
         yield span
 
 
+def prompt_tokens(usage: Usage) -> int:
+    """All the input the model read, as GenAI conventions count it: cache writes are input too,
+    although `Usage` keeps them apart for pricing."""
+    return usage.input_tokens + usage.cache_write_tokens
+
+
 def record_usage_on_span(span: Span, usage: Usage, response_model: str) -> None:
     if span.is_recording():
         span.set_attributes(
             {
-                "gen_ai.usage.input_tokens": usage.input_tokens,
+                "gen_ai.usage.input_tokens": prompt_tokens(usage),
                 "gen_ai.usage.output_tokens": usage.output_tokens,
                 "gen_ai.response.model": response_model,
             }
