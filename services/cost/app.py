@@ -56,7 +56,11 @@ from svckit.sql import database_probe
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT = 10.0
+STOP_TIMEOUT = 2.5
+"""How long shutdown waits for the stream consumer to finish its batch (its read blocks 1 s at
+most) before cancelling it. A batch cut short is not acknowledged: its entries are read again
+after the restart and the ledger counts them once. With `WEBHOOK_DRAIN_SECONDS` it stays inside
+`SHUTDOWN_MARGIN_SECONDS` (5 s), past which the watchdog ends the process as hung."""
 WEBHOOK_DRAIN_SECONDS = 2.0
 """How long shutdown waits for alert webhooks still being sent or retried (alerts the final
 flush of the ledger may just have raised among them). Well inside `SHUTDOWN_MARGIN_SECONDS`
