@@ -25,9 +25,10 @@ retried alone, so one caller's failure is not the others'.
 An outcome's `cost` is the cost recorded now: None for an unpriced event and for a duplicate,
 which recorded nothing. A commit can succeed with its acknowledgement lost (the connection drops
 after the database committed): the retry then finds those events already there. The writer
-looks them up, and the ones stamped with the failed attempt's `recorded_at` were committed by
-that attempt: they count as recorded by this batch, and the hooks' `after_commit` runs for them
-(the budgets' reservations are settled, their alerts delivered), as if the answer had arrived.
+looks them up (`unanswered`), and the ones stamped with the failed attempt's `recorded_at` were
+committed by that attempt: they count as recorded by this batch, and the hooks' `after_commit`
+runs for them (the budgets' reservations are settled, their alerts delivered), as if the answer
+had arrived.
 """
 
 from __future__ import annotations
@@ -44,10 +45,8 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.cost.budgets.periods import as_utc
 from services.cost.ledger import aggregates
 from services.cost.ledger.batch_pricing import price_batch
 from services.cost.ledger.postgres_write import write_batch
@@ -58,9 +57,9 @@ from services.cost.ledger.rows import (
     insert_new,
     ledger_values,
 )
+from services.cost.ledger.unanswered import Attempt, committed_unanswered
 from services.cost.ledger_hooks import LedgerHook, PricedUsage, Pricer
 from services.cost.money import Money
-from services.cost.tables import ledger
 from services.cost.usage import UsageRecord
 
 log = logging.getLogger(__name__)
@@ -144,14 +143,6 @@ def _transient_code(code: object) -> bool:
 
 def _request_id(priced: PricedUsage) -> str:
     return priced.record.request_id
-
-
-@dataclass
-class _Attempt:
-    """One try of a batch's transaction: its ledger stamp and the events it inserted."""
-
-    recorded_at: datetime
-    new: list[PricedUsage] = field(default_factory=list)
 
 
 class LedgerWriter:
@@ -318,12 +309,12 @@ class LedgerWriter:
         ]
 
     async def _commit_with_retries(self, priced: list[PricedUsage]) -> list[PricedUsage]:
-        unsure: list[_Attempt] = []  # failed attempts that may have committed all the same
+        unsure: list[Attempt] = []  # failed attempts that may have committed all the same
         for delay in self._retry_delays:
-            attempt = _Attempt(datetime.fromtimestamp(self._clock(), UTC))
+            attempt = Attempt(datetime.fromtimestamp(self._clock(), UTC))
             try:
                 new = await self._commit(priced, attempt)
-                return new + await self._committed_unanswered(unsure, new)
+                return new + await committed_unanswered(self._engine, unsure, new)
             except Exception as exc:
                 if not is_transient(exc):
                     raise
@@ -332,10 +323,10 @@ class LedgerWriter:
                 self._metrics.retries.inc()
                 log.warning("ledger transaction failed, retrying: %s", type(exc).__name__)
             await asyncio.sleep(delay * (0.5 + self._rng.random()))
-        new = await self._commit(priced, _Attempt(datetime.fromtimestamp(self._clock(), UTC)))
-        return new + await self._committed_unanswered(unsure, new)
+        new = await self._commit(priced, Attempt(datetime.fromtimestamp(self._clock(), UTC)))
+        return new + await committed_unanswered(self._engine, unsure, new)
 
-    async def _commit(self, priced: list[PricedUsage], attempt: _Attempt) -> list[PricedUsage]:
+    async def _commit(self, priced: list[PricedUsage], attempt: Attempt) -> list[PricedUsage]:
         ordered = sorted(priced, key=_request_id)
         rows = [ledger_values(p, attempt.recorded_at, self._currency) for p in ordered]
         async with self._engine.begin() as conn:
@@ -345,31 +336,6 @@ class LedgerWriter:
                 for hook in self._hooks:
                     await hook.in_transaction(conn, new)
         return new
-
-    async def _committed_unanswered(
-        self, unsure: list[_Attempt], new: list[PricedUsage]
-    ) -> list[PricedUsage]:
-        """The events of failed attempts that the ledger holds with the attempt's stamp: that
-        attempt committed them, and only its answer was lost."""
-        written = {p.record.request_id for p in new}
-        maybe = {
-            p.record.request_id: (attempt.recorded_at, p)
-            for attempt in unsure
-            for p in attempt.new
-            if p.record.request_id not in written
-        }
-        if not maybe:
-            return []
-        stamps = await self._stamps(list(maybe))
-        return [p for rid, (at, p) in maybe.items() if stamps.get(rid) == at]
-
-    async def _stamps(self, request_ids: list[str]) -> dict[str, datetime]:
-        query = select(ledger.c.request_id, ledger.c.recorded_at).where(
-            ledger.c.request_id.in_(request_ids)
-        )
-        async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        return {rid: as_utc(at) for rid, at in rows}
 
     async def _insert(
         self, conn: AsyncConnection, ordered: list[PricedUsage], rows: list[LedgerRow]
